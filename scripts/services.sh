@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Local Redis, Postgres and pgbouncer (transaction pooling) on free loopback ports, with their
+# data under .local/services (ignored by git). Services already running on the standard ports
+# are left alone. REDIS_URL / DATABASE_URL given in the environment are reused instead.
+#
+#   eval "$(bash scripts/services.sh start)"   start (or find) them and export their URLs
+#   bash scripts/services.sh env               print the exports for what is running
+#   bash scripts/services.sh stop              stop what this script started
+#   bash scripts/services.sh restart redis|postgres|pgbouncer
+#   bash scripts/services.sh status
+#   bash scripts/services.sh cluster start|stop  a 3-node Redis Cluster (prints REDIS_CLUSTER_NODES)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIR="${SERVICES_DIR:-$ROOT/.local/services}"
+STATE="$DIR/state.env"
+DB_NAME="${SERVICES_DB_NAME:-firehose}"
+mkdir -p "$DIR"
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if ! port_busy "$p" && ! grep -q "=$p\$" "$STATE" 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+
+APT_UPDATED=0
+apt_install() {
+  is_root || die "missing $*; install it (Debian: apt-get install $*) or run as root"
+  if [ "$APT_UPDATED" = 0 ]; then log "apt-get update"; DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2; APT_UPDATED=1; fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return 0; }; done
+  return 1
+}
+ensure_packages() {
+  local need=()
+  [ -n "${REDIS_URL:-}" ] || command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  if [ -z "${DATABASE_URL:-}" ]; then
+    pg_bin >/dev/null || need+=(postgresql postgresql-contrib)
+    command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+  fi
+  [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+}
+
+load_state() { [ -f "$STATE" ] && . "$STATE"; true; }
+save_state() {
+  cat > "$STATE" <<S
+REDIS_PORT=${REDIS_PORT:-}
+PG_PORT=${PG_PORT:-}
+PGBOUNCER_PORT=${PGBOUNCER_PORT:-}
+PG_DATA=${PG_DATA:-}
+S
+}
+
+alive_pidfile() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Postgres refuses to run as root: its data must be reachable by the postgres user.
+pg_data_dir() {
+  local d="$DIR/pg"
+  if is_root; then
+    mkdir -p "$d"; chown postgres:postgres "$d" 2>/dev/null || true
+    if ! runuser -u postgres -- test -w "$d" 2>/dev/null; then
+      d="/var/tmp/firehose-workers-$(echo "$ROOT" | md5sum | cut -c1-8)/pg"
+      mkdir -p "$d"; chown -R postgres:postgres "$(dirname "$d")"
+    fi
+  fi
+  echo "$d"
+}
+
+start_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL from the environment"; return; fi
+  if [ -n "${REDIS_PORT:-}" ] && alive_pidfile "$DIR/redis/redis.pid"; then log "redis already running on $REDIS_PORT"; return; fi
+  REDIS_PORT=${REDIS_PORT:-$(free_port)}
+  port_busy "$REDIS_PORT" && REDIS_PORT=$(free_port)
+  mkdir -p "$DIR/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$DIR/redis" \
+    --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log" \
+    --appendonly yes --appendfsync everysec --save "" --protected-mode no >&2
+  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis did not start (see $DIR/redis/redis.log)"
+  log "redis on 127.0.0.1:$REDIS_PORT"
+}
+
+start_postgres() {
+  [ -n "${DATABASE_URL:-}" ] && { log "using DATABASE_URL from the environment"; return; }
+  local bin; bin=$(pg_bin)
+  PG_DATA=${PG_DATA:-$(pg_data_dir)}
+  if [ -n "${PG_PORT:-}" ] && as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then log "postgres already running on $PG_PORT"; return; fi
+  PG_PORT=${PG_PORT:-$(free_port)}
+  port_busy "$PG_PORT" && PG_PORT=$(free_port)
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null 2>&1 \
+      || as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start \
+    -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_locks_per_transaction=256" >&2 \
+    || die "postgres did not start (see $PG_DATA/postgres.log)"
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'" | grep -q 1 \
+    || psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE $DB_NAME" >&2
+  log "postgres on 127.0.0.1:$PG_PORT"
+}
+
+start_pgbouncer() {
+  [ -n "${DATABASE_URL:-}" ] && return
+  local d="$DIR/pgbouncer" bin; bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+  if [ -n "${PGBOUNCER_PORT:-}" ] && alive_pidfile "$d/pgbouncer.pid"; then log "pgbouncer already running on $PGBOUNCER_PORT"; return; fi
+  PGBOUNCER_PORT=${PGBOUNCER_PORT:-$(free_port)}
+  port_busy "$PGBOUNCER_PORT" && PGBOUNCER_PORT=$(free_port)
+  mkdir -p "$d"
+  cat > "$d/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $d/userlist.txt
+pool_mode = transaction
+max_client_conn = 2000
+default_pool_size = 40
+min_pool_size = 0
+reserve_pool_size = 10
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options,application_name
+pidfile = $d/pgbouncer.pid
+logfile = $d/pgbouncer.log
+admin_users = postgres
+INI
+  echo '"postgres" ""' > "$d/userlist.txt"
+  is_root && chown -R postgres:postgres "$d"
+  as_pg "$bin" -d "$d/pgbouncer.ini" >&2 || die "pgbouncer did not start (see $d/pgbouncer.log)"
+  for _ in $(seq 1 100); do psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d "$DB_NAME" -tAc 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  log "pgbouncer (transaction pooling) on 127.0.0.1:$PGBOUNCER_PORT"
+}
+
+print_env() {
+  load_state
+  if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL='$REDIS_URL'"
+  elif [ -n "${REDIS_PORT:-}" ]; then echo "export REDIS_URL='redis://127.0.0.1:$REDIS_PORT'"; fi
+  if [ -n "${DATABASE_URL:-}" ]; then
+    echo "export DATABASE_URL='$DATABASE_URL'"
+    echo "export DATABASE_DIRECT_URL='${DATABASE_DIRECT_URL:-${DATABASE_MIGRATION_URL:-$DATABASE_URL}}'"
+  elif [ -n "${PGBOUNCER_PORT:-}" ]; then
+    echo "export DATABASE_URL='postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/$DB_NAME'"
+    echo "export DATABASE_DIRECT_URL='postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME'"
+    echo "export PGBOUNCER_ADMIN_URL='postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/pgbouncer'"
+  fi
+  echo "export SERVICES_STATE='$STATE'"
+}
+
+stop_all() {
+  load_state
+  if alive_pidfile "$DIR/pgbouncer/pgbouncer.pid"; then kill "$(cat "$DIR/pgbouncer/pgbouncer.pid")" && log "pgbouncer stopped"; fi
+  if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 && log "postgres stopped"; fi
+  if [ -n "${REDIS_PORT:-}" ] && alive_pidfile "$DIR/redis/redis.pid"; then redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill "$(cat "$DIR/redis/redis.pid")"; log "redis stopped"; fi
+  cluster_stop
+}
+
+restart_one() {
+  load_state
+  case "$1" in
+    redis)
+      local pid; pid=$(cat "$DIR/redis/redis.pid")
+      redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+      start_redis ;;
+    postgres) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w restart -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off" >/dev/null; log "postgres restarted" ;;
+    pgbouncer)
+      local pid; pid=$(cat "$DIR/pgbouncer/pgbouncer.pid")
+      kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+      start_pgbouncer ;;
+    *) die "restart what? redis|postgres|pgbouncer" ;;
+  esac
+}
+
+cluster_start() {
+  local cdir="$DIR/cluster" ports=() p nodes=""
+  mkdir -p "$cdir"
+  if [ -f "$cdir/nodes.env" ]; then . "$cdir/nodes.env"
+    if redis-cli -p "${CLUSTER_PORTS%% *}" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
+      echo "export REDIS_CLUSTER_NODES='$REDIS_CLUSTER_NODES'"; return; fi
+  fi
+  for i in 1 2 3; do
+    p=$(free_port); ports+=("$p"); mkdir -p "$cdir/$p"; rm -f "$cdir/$p"/*
+    redis-server --port "$p" --bind 127.0.0.1 --daemonize yes --dir "$cdir/$p" --cluster-enabled yes \
+      --cluster-config-file nodes.conf --pidfile "$cdir/$p/redis.pid" --logfile "$cdir/$p/redis.log" --save "" --appendonly no --protected-mode no >&2
+    nodes="$nodes${nodes:+,}127.0.0.1:$p"
+  done
+  for p in "${ports[@]}"; do for _ in $(seq 1 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+  redis-cli --cluster create $(for p in "${ports[@]}"; do printf '127.0.0.1:%s ' "$p"; done) --cluster-replicas 0 --cluster-yes >&2
+  for _ in $(seq 1 100); do redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_state:ok' && break; sleep 0.1; done
+  printf "CLUSTER_PORTS='%s'\nREDIS_CLUSTER_NODES='%s'\n" "${ports[*]}" "$nodes" > "$cdir/nodes.env"
+  log "redis cluster on $nodes"
+  echo "export REDIS_CLUSTER_NODES='$nodes'"
+}
+cluster_stop() {
+  local cdir="$DIR/cluster"
+  [ -f "$cdir/nodes.env" ] || return 0
+  . "$cdir/nodes.env"
+  for p in $CLUSTER_PORTS; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
+  rm -f "$cdir/nodes.env"; log "redis cluster stopped"
+}
+
+cmd="${1:-start}"
+case "$cmd" in
+  start)
+    ensure_packages
+    load_state
+    start_redis; start_postgres; start_pgbouncer
+    save_state
+    print_env ;;
+  env) print_env ;;
+  stop) stop_all ;;
+  restart) restart_one "${2:-}" ;;
+  status) load_state; cat "$STATE" 2>/dev/null; print_env ;;
+  cluster) case "${2:-start}" in start) command -v redis-server >/dev/null || apt_install redis-server; cluster_start ;; stop) cluster_stop ;; esac ;;
+  *) die "usage: services.sh start|env|stop|status|restart <svc>|cluster start|stop" ;;
+esac

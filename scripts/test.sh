@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's test command: set-up (Node 22, pnpm, dependencies, build, local services), then
+# every test. The last line is `N passed, N failed`.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/bootstrap.sh || { echo "0 passed, 1 failed"; exit 1; }
+eval "$(bash scripts/services.sh start)" || { echo "0 passed, 1 failed"; exit 1; }
+mkdir -p .local
+report=.local/vitest-report.json
+rm -f "$report"
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+code=$?
+node -e '
+const fs = require("fs");
+let passed = 0, failed = 0;
+try {
+  const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  passed = r.numPassedTests; failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+  if (!r.success && failed === 0) failed = 1;
+} catch { failed = 1 }
+if (process.argv[2] !== "0" && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed`);
+' "$report" "$code"
+exit $code
