@@ -1,0 +1,255 @@
+import { EventEmitter } from 'node:events'
+import { backoffDelay, sleep, type Logger } from '@firehose/service'
+import { errorMessage, type RedisClient } from './redis.js'
+import type { ProducerMetrics } from './metrics.js'
+
+export interface ProducerOptions {
+  redis: RedisClient
+  /** Entries per pipelined XADD batch. */
+  batchSize?: number
+  /** A partial batch is written after this long. */
+  flushIntervalMs?: number
+  /** Stream length at which writing pauses and `isFull()` turns true. */
+  highWaterMark?: number
+  /** How often a full stream's length is polled. */
+  pollIntervalMs?: number
+  /** Buffered entries (all streams) at which `isFull()` turns true, e.g. while Redis is down. */
+  maxBuffered?: number
+  retryInitialMs?: number
+  retryMaxMs?: number
+  logger?: Logger
+  metrics?: ProducerMetrics
+}
+
+interface Deferred {
+  promise: Promise<void>
+  resolve: () => void
+}
+function deferred(): Deferred {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+interface StreamState {
+  name: string
+  buffer: string[][]
+  /** Resolves when the entries now in `buffer` are in Redis. */
+  pending: Deferred
+  length: number
+  full: boolean
+  writing: Promise<void> | null
+}
+
+/**
+ * Batched, pipelined XADD with a high-water mark.
+ *
+ * `add()` buffers an entry and returns a promise that resolves once that entry is in Redis
+ * (one promise per batch, shared): callers move a cursor only after it resolves. When a target
+ * stream reaches the high-water mark, writing pauses (nothing is dropped or trimmed) and
+ * `isFull()` is true until the stream drains; callers stop reading their source meanwhile, so
+ * memory stays bounded. Redis errors are retried forever with backoff; only the entries that
+ * failed are rewritten, and a stream's batches are written in order.
+ */
+export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> {
+  readonly batchSize: number
+  readonly highWaterMark: number
+  private readonly flushIntervalMs: number
+  private readonly pollIntervalMs: number
+  private readonly maxBuffered: number
+  private readonly retryInitialMs: number
+  private readonly retryMaxMs: number
+  private readonly streams = new Map<string, StreamState>()
+  private timer: NodeJS.Timeout | null = null
+  private buffered = 0
+  private wasFull = false
+  private closed = false
+  private readonly abort = new AbortController()
+
+  constructor(private readonly opts: ProducerOptions) {
+    super()
+    this.batchSize = opts.batchSize ?? 500
+    this.flushIntervalMs = opts.flushIntervalMs ?? 100
+    this.highWaterMark = opts.highWaterMark ?? 1_000_000
+    this.pollIntervalMs = opts.pollIntervalMs ?? 250
+    this.maxBuffered = opts.maxBuffered ?? this.batchSize * 4
+    this.retryInitialMs = opts.retryInitialMs ?? 100
+    this.retryMaxMs = opts.retryMaxMs ?? 5000
+    if (this.batchSize < 1) throw new Error('batchSize must be greater than 0')
+    if (this.highWaterMark < 1) throw new Error('highWaterMark must be greater than 0')
+  }
+
+  private state(stream: string): StreamState {
+    let s = this.streams.get(stream)
+    if (!s) {
+      s = { name: stream, buffer: [], pending: deferred(), length: 0, full: false, writing: null }
+      this.streams.set(stream, s)
+    }
+    return s
+  }
+
+  /** Buffer one entry (flat field/value list); resolves when it is in Redis. */
+  add(stream: string, fields: string[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('producer is closed'))
+    const s = this.state(stream)
+    s.buffer.push(fields)
+    this.buffered++
+    const p = s.pending.promise
+    if (s.buffer.length >= this.batchSize) this.kick(s)
+    else if (!this.timer) this.timer = setTimeout(() => this.onTimer(), this.flushIntervalMs)
+    this.checkFull()
+    return p
+  }
+
+  /** True when a target stream is at its high-water mark or too much is buffered. */
+  isFull(): boolean {
+    if (this.buffered >= this.maxBuffered) return true
+    for (const s of this.streams.values()) if (s.full) return true
+    return false
+  }
+
+  /** Resolves once `isFull()` is false (or the producer closes). */
+  async waitUntilWritable(): Promise<void> {
+    while (this.isFull() && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const onDrain = () => (clearTimeout(t), resolve())
+        const t = setTimeout(() => (this.off('drain', onDrain), resolve()), this.pollIntervalMs)
+        this.once('drain', onDrain)
+      })
+    }
+  }
+
+  /** Write everything buffered now. */
+  async flush(): Promise<void> {
+    const waits: Promise<void>[] = []
+    for (const s of this.streams.values()) {
+      if (s.buffer.length > 0) waits.push(s.pending.promise)
+      this.kick(s)
+      if (s.writing) waits.push(s.writing)
+    }
+    await Promise.all(waits)
+  }
+
+  /** Flush, then stop. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    await this.flush()
+    this.closed = true
+    this.abort.abort()
+    if (this.timer) clearTimeout(this.timer)
+  }
+
+  /** Last known length of a stream (from the last write or poll). */
+  lengthOf(stream: string): number {
+    return this.streams.get(stream)?.length ?? 0
+  }
+
+  private onTimer(): void {
+    this.timer = null
+    for (const s of this.streams.values()) if (s.buffer.length > 0) this.kick(s)
+  }
+
+  private kick(s: StreamState): void {
+    if (s.writing || s.buffer.length === 0) return
+    s.writing = this.drainStream(s).finally(() => {
+      s.writing = null
+      if (s.buffer.length > 0 && !this.timer) this.timer = setTimeout(() => this.onTimer(), this.flushIntervalMs)
+    })
+  }
+
+  /** Write the stream's buffer batch by batch, in order, until it is empty. */
+  private async drainStream(s: StreamState): Promise<void> {
+    while (s.buffer.length > 0) {
+      const batch = s.buffer.splice(0, this.batchSize)
+      // Entries added from now on wait for the next batch.
+      const done = s.buffer.length === 0 ? s.pending : null
+      if (done) s.pending = deferred()
+      await this.waitBelowMark(s)
+      await this.writeBatch(s, batch)
+      this.buffered -= batch.length
+      this.checkFull()
+      // A batch split from a larger buffer shares its promise with the rest of that buffer.
+      if (done) done.resolve()
+    }
+  }
+
+  private async waitBelowMark(s: StreamState): Promise<void> {
+    if (s.length < this.highWaterMark) return
+    const resumeBelow = Math.max(1, this.highWaterMark - this.batchSize)
+    const started = Date.now()
+    let attempt = 0
+    for (;;) {
+      try {
+        s.length = await this.opts.redis.xlen(s.name)
+        attempt = 0
+      } catch (err) {
+        this.opts.logger?.warn({ stream: s.name, err: errorMessage(err) }, 'XLEN failed; retrying')
+        attempt++
+      }
+      if (s.length < resumeBelow) break
+      if (!s.full) {
+        s.full = true
+        this.opts.logger?.warn({ stream: s.name, length: s.length, highWaterMark: this.highWaterMark }, 'stream at high-water mark: pausing')
+        this.checkFull()
+      }
+      await sleep(attempt > 0 ? backoffDelay(attempt, this.retryInitialMs, this.retryMaxMs) : this.pollIntervalMs, this.abort.signal)
+    }
+    if (s.full) {
+      s.full = false
+      const pausedS = (Date.now() - started) / 1000
+      this.opts.metrics?.pausedSeconds.inc({ stream: s.name }, pausedS)
+      this.opts.logger?.info({ stream: s.name, length: s.length, pausedS }, 'stream below high-water mark: resuming')
+      this.checkFull()
+    }
+  }
+
+  private async writeBatch(s: StreamState, batch: string[][]): Promise<void> {
+    let todo = batch
+    let attempt = 0
+    const end = this.opts.metrics?.batchSeconds.startTimer({ stream: s.name })
+    for (;;) {
+      const pipe = this.opts.redis.pipeline()
+      for (const fields of todo) pipe.xadd(s.name, '*', ...fields)
+      pipe.xlen(s.name)
+      let results: [Error | null, unknown][] | null = null
+      try {
+        results = await pipe.exec()
+      } catch (err) {
+        results = todo.map(() => [err as Error, null])
+      }
+      const failed: string[][] = []
+      let firstErr: Error | null = null
+      for (let i = 0; i < todo.length; i++) {
+        const r = results?.[i]
+        if (!r || r[0]) {
+          failed.push(todo[i] as string[])
+          firstErr ??= r?.[0] ?? new Error('no reply')
+        }
+      }
+      const lenReply = results?.[todo.length]
+      if (lenReply && !lenReply[0] && typeof lenReply[1] === 'number') s.length = lenReply[1]
+      this.opts.metrics?.entriesWritten.inc({ stream: s.name }, todo.length - failed.length)
+      if (failed.length === 0) break
+      attempt++
+      this.opts.metrics?.writeErrors.inc({ stream: s.name })
+      this.opts.logger?.warn(
+        { stream: s.name, failed: failed.length, attempt, err: errorMessage(firstErr) },
+        'XADD failed; retrying the failed entries',
+      )
+      todo = failed
+      await sleep(backoffDelay(attempt, this.retryInitialMs, this.retryMaxMs))
+    }
+    end?.()
+  }
+
+  private checkFull(): void {
+    const full = this.isFull()
+    if (full && !this.wasFull) {
+      this.wasFull = true
+      this.emit('full', [...this.streams.values()].find((s) => s.full)?.name ?? 'buffer')
+    } else if (!full && this.wasFull) {
+      this.wasFull = false
+      this.emit('drain')
+    }
+  }
+}
