@@ -1,0 +1,3 @@
+export * from './network.js'
+export * from './db.js'
+export * from './wait.js'
