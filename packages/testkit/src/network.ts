@@ -31,7 +31,7 @@ let accountCounter = 0
 /** Create an account with a unique handle under `.test`; returns its DID. */
 export async function createAccount(seed: SeedClient, name?: string): Promise<{ did: string; handle: string; name: string }> {
   const n = name ?? `user${process.pid}x${++accountCounter}`
-  const handle = `${n}.test`
+  const handle = `${n}.test` as const
   await seed.createAccount(n, { handle, email: `${n}@test.com`, password: 'hunter22' })
   const did = seed.dids[n]
   if (!did) throw new Error(`account ${n} not created`)
