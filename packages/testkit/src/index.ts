@@ -1,3 +1,5 @@
 export * from './network.js'
 export * from './db.js'
 export * from './wait.js'
+export * from './activity.js'
+export * from './truth.js'
