@@ -1,5 +1,5 @@
 import { encode, toBytes } from '@atcute/cbor'
-import { CidLink, CidLinkWrapper, fromString } from '@atcute/cid'
+import { CidLinkWrapper, fromString, type CidLink } from '@atcute/cid'
 import { describe, expect, it } from 'vitest'
 import { BlockMap } from './car.js'
 import { cidBytesToString, cidForDagCbor } from './cid.js'
