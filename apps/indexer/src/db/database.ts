@@ -1,0 +1,48 @@
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { DatabaseSchema } from './schema.js'
+
+/**
+ * The indexer's Postgres handle. Everything it runs is safe through pgbouncer in transaction
+ * mode: node-postgres sends parameterised queries as unnamed statements, the pool sets no
+ * startup parameters and no session state, and `SET LOCAL` / `pg_advisory_xact_lock` are only
+ * used inside transactions.
+ */
+export interface Database {
+  db: Kysely<DatabaseSchema>
+  pool: pg.Pool
+  close(): Promise<void>
+}
+
+export interface CreateDbOptions {
+  /** Idle connections kept open (DB_POOL_MIN_IDLE); pg's pool has no min, so this is advisory. */
+  idleTimeoutMillis?: number
+  connectionTimeoutMillis?: number
+}
+
+export class DbConfigError extends Error {
+  override name = 'DbConfigError'
+}
+
+export function createDb(url: string, poolMax: number, opts: CreateDbOptions = {}): Database {
+  if (!url) throw new DbConfigError('database url is required')
+  if (!Number.isInteger(poolMax) || poolMax < 1) throw new DbConfigError('poolMax must be a positive integer')
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    idleTimeoutMillis: opts.idleTimeoutMillis ?? 30_000,
+    connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 10_000,
+  })
+  // An idle client losing its connection must not crash the process: the pool drops it.
+  pool.on('error', () => {})
+  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) })
+  let closing: Promise<void> | undefined
+  return {
+    db,
+    pool,
+    close() {
+      closing ??= db.destroy()
+      return closing
+    },
+  }
+}

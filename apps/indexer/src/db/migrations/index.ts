@@ -1,0 +1,10 @@
+import * as m0001 from './0001-appview-tables.js'
+import * as m0002 from './0002-indexer-bookkeeping.js'
+
+export interface Migration {
+  name: string
+  statements: readonly string[]
+}
+
+/** In order of application; names are recorded in `indexer_migration`, never renamed. */
+export const migrations: readonly Migration[] = [m0001, m0002]

@@ -1,0 +1,116 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { Database as BskyDatabase } from '@atproto/bsky'
+import { migrate } from './migrator.js'
+import { migrations } from './migrations/index.js'
+import { createTestDb, type TestDb } from '../test/db.js'
+import { indexBatch } from '../writer/index-batch.js'
+import { cidFor, createdAt, did, strongRef, tid, writeEvent } from '../test/events.js'
+
+const TABLES = [
+  'record', 'record_tombstone', 'actor', 'actor_sync', 'post', 'feed_item', 'like', 'repost', 'follow',
+  'actor_block', 'profile', 'post_agg', 'profile_agg', 'label', 'duplicate_record', 'list', 'list_item',
+  'list_block', 'feed_generator', 'starter_pack', 'labeler', 'thread_gate', 'post_gate', 'verification',
+  'post_embed_image', 'post_embed_external', 'post_embed_record', 'post_embed_video', 'quote',
+]
+
+async function tables(t: TestDb): Promise<string[]> {
+  const res = await t.database.pool.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
+  )
+  return res.rows.map((r: { table_name: string }) => r.table_name)
+}
+
+async function columns(t: TestDb, table: string): Promise<string[]> {
+  const res = await t.database.pool.query(
+    `SELECT column_name || ' ' || data_type || ' ' || is_nullable AS c FROM information_schema.columns
+     WHERE table_schema = 'public' AND table_name = $1 ORDER BY column_name`,
+    [table],
+  )
+  return res.rows.map((r: { c: string }) => r.c)
+}
+
+describe('migrations', () => {
+  let t: TestDb | undefined
+  afterEach(async () => {
+    await t?.drop()
+    t = undefined
+  })
+
+  it('apply on an empty database, then again as a no-op', async () => {
+    t = await createTestDb({ migrated: false })
+    const first = await migrate(t.database)
+    expect(first.applied).toEqual(migrations.map((m) => m.name))
+    expect(await tables(t)).toEqual(expect.arrayContaining([...TABLES, 'indexer_migration']))
+    expect(await columns(t, 'record')).toContain('rev character varying YES')
+    const second = await migrate(t.database)
+    expect(second.applied).toEqual([])
+    const third = await migrate(t.url)
+    expect(third.applied).toEqual([])
+  })
+
+  it('converge when 5 migrators start at once (through pgbouncer)', async () => {
+    t = await createTestDb({ migrated: false })
+    const url = t.url
+    const results = await Promise.all(Array.from({ length: 5 }, () => migrate(url)))
+    const applied = results.flatMap((r) => r.applied).sort()
+    expect(applied).toEqual(migrations.map((m) => m.name).sort())
+    const rows = await t.database.pool.query('SELECT name FROM indexer_migration ORDER BY name')
+    expect(rows.rows.map((r: { name: string }) => r.name)).toEqual(migrations.map((m) => m.name).sort())
+  })
+
+  it('run over DATABASE_MIGRATION_URL (direct) when given', async () => {
+    t = await createTestDb({ migrated: false })
+    const res = await migrate(t.database, { migrationUrl: t.directUrl })
+    expect(res.applied.length).toBe(migrations.length)
+    expect(await tables(t)).toContain('record_tombstone')
+  })
+
+  it('apply on top of a schema that @atproto/bsky migrated, with the same column types', async () => {
+    t = await createTestDb({ migrated: false })
+    const bsky = new BskyDatabase({ url: t.directUrl })
+    try {
+      await bsky.migrateToLatestOrThrow()
+    } finally {
+      await bsky.close()
+    }
+    const before: Record<string, string[]> = {}
+    for (const table of TABLES) if (table !== 'record_tombstone') before[table] = await columns(t, table)
+    const res = await migrate(t.database)
+    expect(res.applied).toEqual(migrations.map((m) => m.name))
+    for (const table of Object.keys(before)) {
+      const after = await columns(t, table)
+      const expected = table === 'record' ? [...(before[table] ?? []), 'rev character varying YES'].sort() : before[table]
+      expect(after, table).toEqual(expected)
+    }
+    // and the writer works on it
+    const d = did(1)
+    const out = await indexBatch(t.database, [
+      writeEvent(d, 'app.bsky.feed.like', 'l1', tid(1), { subject: strongRef('at://did:plc:x/app.bsky.feed.post/p'), createdAt }),
+    ])
+    expect(out.outcomes[0]?.status).toBe('applied')
+    const agg = await t.database.pool.query(`SELECT "likeCount" FROM post_agg`)
+    expect(String(agg.rows[0]?.likeCount)).toBe('1')
+    expect(cidFor('x')).toMatch(/^bafyrei/)
+  })
+
+  it('create the same tables and columns as bsky on an empty database', async () => {
+    t = await createTestDb({ migrated: false })
+    const ref = await createTestDb({ migrated: false })
+    try {
+      const bsky = new BskyDatabase({ url: ref.directUrl })
+      try {
+        await bsky.migrateToLatestOrThrow()
+      } finally {
+        await bsky.close()
+      }
+      await migrate(t.database)
+      for (const table of TABLES) {
+        if (table === 'record_tombstone') continue
+        const ours = (await columns(t, table)).filter((c) => !c.startsWith('rev '))
+        expect(ours, table).toEqual(await columns(ref, table))
+      }
+    } finally {
+      await ref.drop()
+    }
+  })
+})

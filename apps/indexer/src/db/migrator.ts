@@ -1,0 +1,71 @@
+import { sql } from 'kysely'
+import { createDb, type Database } from './database.js'
+import { migrations as allMigrations, type Migration } from './migrations/index.js'
+
+/**
+ * Key of the transaction-scoped advisory lock migrators take. Session advisory locks do not
+ * survive pgbouncer's transaction mode; `pg_advisory_xact_lock` does, and it is released by
+ * the COMMIT that also makes the migrations visible, so a waiting migrator sees them applied.
+ */
+export const MIGRATION_LOCK_KEY = 0x1dc5_fe11n
+
+export class MigrationError extends Error {
+  override name = 'MigrationError'
+  constructor(
+    message: string,
+    readonly migration: string,
+    override readonly cause: unknown,
+  ) {
+    super(message)
+  }
+}
+
+export interface MigrateResult {
+  applied: string[]
+}
+
+export interface MigrateOptions {
+  /** A direct Postgres URL (DATABASE_MIGRATION_URL) to run over instead of the pooled db. */
+  migrationUrl?: string
+  /** Override the list (tests). */
+  migrations?: readonly Migration[]
+}
+
+/**
+ * Apply every pending migration in ONE transaction under `pg_advisory_xact_lock`: many
+ * indexers may start at once; the first applies, the others wait on the lock and then find
+ * nothing to do. Applied names are kept in `indexer_migration` (not kysely's tables, which
+ * bsky's own migrator owns).
+ */
+export async function migrate(target: Database | string, opts: MigrateOptions = {}): Promise<MigrateResult> {
+  const url = opts.migrationUrl ?? (typeof target === 'string' ? target : undefined)
+  const own = url !== undefined ? createDb(url, 1) : undefined
+  const database = own ?? (target as Database)
+  const list = opts.migrations ?? allMigrations
+  try {
+    return await database.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.execute(trx)
+      await sql`CREATE TABLE IF NOT EXISTS indexer_migration (
+        name character varying PRIMARY KEY,
+        "appliedAt" character varying NOT NULL
+      )`.execute(trx)
+      const done = new Set((await trx.selectFrom('indexer_migration').select('name').execute()).map((r) => r.name))
+      const applied: string[] = []
+      for (const m of list) {
+        if (done.has(m.name)) continue
+        for (const stmt of m.statements) {
+          try {
+            await sql.raw(stmt).execute(trx)
+          } catch (err) {
+            throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, m.name, err)
+          }
+        }
+        await trx.insertInto('indexer_migration').values({ name: m.name, appliedAt: new Date().toISOString() }).execute()
+        applied.push(m.name)
+      }
+      return { applied }
+    })
+  } finally {
+    if (own) await own.close()
+  }
+}

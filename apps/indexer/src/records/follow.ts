@@ -1,0 +1,35 @@
+import type { RecordModule } from './types.js'
+import { graphColumns, tableSpec } from './tables.js'
+import { normalizeDatetime } from './util.js'
+
+/** app.bsky.graph.follow → `follow`, counted in profile_agg followersCount / followsCount. */
+export const follow: RecordModule = {
+  collection: 'app.bsky.graph.follow',
+  lexiconId: 'app.bsky.graph.follow',
+  main: tableSpec('follow', 'uri', graphColumns),
+  extra: [],
+  uniqueGroup: ['creator', 'subjectDid'],
+  toRows(ref, record) {
+    if (typeof record.subject !== 'string') return null
+    return {
+      main: {
+        uri: ref.uri,
+        cid: ref.cid,
+        creator: ref.did,
+        subjectDid: record.subject,
+        createdAt: normalizeDatetime(record.createdAt),
+        indexedAt: ref.indexedAt,
+      },
+      extra: [],
+    }
+  },
+  aggKeys: (row) => [
+    { kind: 'followersCount', key: String(row.subjectDid) },
+    { kind: 'followsCount', key: String(row.creator) },
+  ],
+  aggKeysOfRecord(ref, record) {
+    const keys: ReturnType<RecordModule['aggKeysOfRecord']> = [{ kind: 'followsCount', key: ref.did }]
+    if (typeof record.subject === 'string') keys.push({ kind: 'followersCount', key: record.subject })
+    return keys
+  },
+}

@@ -1,0 +1,139 @@
+import type { LexRecord, LexValue } from '@firehose/streams'
+import type { AggKey, RecordModule, RecordRef, Row, TableSpec } from './types.js'
+import { feedItemTable, tableSpec } from './tables.js'
+import { blobCid, isObj, lesser, normalizeDatetime, str, strongRef } from './util.js'
+
+const POST = 'app.bsky.feed.post'
+
+const embedImage = tableSpec('post_embed_image', 'postUri', 'postUri,position,imageCid,alt')
+const embedExternal = tableSpec('post_embed_external', 'postUri', 'postUri,uri,title,description,thumbCid')
+const embedRecord = tableSpec('post_embed_record', 'postUri', 'postUri,embedUri,embedCid')
+const embedVideo = tableSpec('post_embed_video', 'postUri', 'postUri,videoCid,alt')
+const quoteTable: TableSpec = {
+  ...tableSpec('quote', 'uri', 'uri,cid,subject,subjectCid,createdAt,indexedAt'),
+  agg: { kind: 'quoteCount', column: 'subject' },
+}
+
+const isPostUri = (uri: string): boolean => uri.split('/')[3] === POST
+
+/** The embeds of a post, with recordWithMedia split in its record and its media (as bsky). */
+function separateEmbeds(embed: LexValue | undefined): { [key: string]: LexValue }[] {
+  if (!isObj(embed)) return []
+  if (embed.$type === 'app.bsky.embed.recordWithMedia') {
+    const parts: { [key: string]: LexValue }[] = []
+    if (isObj(embed.record)) parts.push({ ...embed.record, $type: 'app.bsky.embed.record' })
+    if (isObj(embed.media)) parts.push(embed.media)
+    return parts
+  }
+  return [embed]
+}
+
+function embedRows(ref: RecordRef, record: LexRecord, createdAt: string): Row[][] {
+  const images: Row[] = []
+  const externals: Row[] = []
+  const records: Row[] = []
+  const videos: Row[] = []
+  const quotes: Row[] = []
+  for (const e of separateEmbeds(record.embed)) {
+    if (e.$type === 'app.bsky.embed.images' && Array.isArray(e.images)) {
+      e.images.forEach((img, i) => {
+        if (!isObj(img)) return
+        const cid = blobCid(img.image)
+        if (cid) images.push({ postUri: ref.uri, position: String(i), imageCid: cid, alt: str(img.alt) ?? '' })
+      })
+    } else if (e.$type === 'app.bsky.embed.external' && isObj(e.external)) {
+      const x = e.external
+      externals.push({
+        postUri: ref.uri,
+        uri: str(x.uri) ?? '',
+        title: str(x.title) ?? '',
+        description: str(x.description) ?? '',
+        thumbCid: blobCid(x.thumb),
+      })
+    } else if (e.$type === 'app.bsky.embed.record') {
+      const target = strongRef(e.record)
+      if (!target) continue
+      records.push({ postUri: ref.uri, embedUri: target.uri, embedCid: target.cid })
+      if (isPostUri(target.uri)) {
+        quotes.push({ uri: ref.uri, cid: ref.cid, subject: target.uri, subjectCid: target.cid, createdAt, indexedAt: ref.indexedAt })
+      }
+    } else if (e.$type === 'app.bsky.embed.video') {
+      const cid = blobCid(e.video)
+      if (cid) videos.push({ postUri: ref.uri, videoCid: cid, alt: str(e.alt) })
+    }
+  }
+  return [images, externals, records, videos, quotes]
+}
+
+function quoteSubject(record: LexRecord): string | null {
+  for (const e of separateEmbeds(record.embed)) {
+    const target = e.$type === 'app.bsky.embed.record' ? strongRef(e.record) : null
+    if (target && isPostUri(target.uri)) return target.uri
+  }
+  return null
+}
+
+/**
+ * app.bsky.feed.post → `post`, its own `feed_item`, embeds and `quote`; counted in
+ * profile_agg.postsCount of its creator, post_agg.replyCount of its parent and
+ * post_agg.quoteCount of the post it quotes. `invalidReplyRoot` / `violatesThreadGate` /
+ * `violatesEmbeddingRules` are left null: they depend on what was indexed before (not
+ * order-insensitive) and are for a later pass.
+ */
+export const post: RecordModule = {
+  collection: POST,
+  lexiconId: POST,
+  main: tableSpec(
+    'post',
+    'uri',
+    'uri,cid,creator,text,replyRoot,replyRootCid,replyParent,replyParentCid,createdAt,indexedAt,langs,tags',
+    { langs: 'jsonb', tags: 'jsonb' },
+  ),
+  extra: [feedItemTable, embedImage, embedExternal, embedRecord, embedVideo, quoteTable],
+  toRows(ref, record) {
+    const reply = isObj(record.reply) ? record.reply : undefined
+    const root = strongRef(reply?.root)
+    const parent = strongRef(reply?.parent)
+    const createdAt = normalizeDatetime(record.createdAt)
+    const langs = Array.isArray(record.langs) && record.langs.length ? JSON.stringify(record.langs) : null
+    const tags = Array.isArray(record.tags) && record.tags.length ? JSON.stringify(record.tags) : null
+    const feedItem: Row = {
+      uri: ref.uri,
+      cid: ref.cid,
+      type: 'post',
+      postUri: ref.uri,
+      originatorDid: ref.did,
+      sortAt: lesser(ref.indexedAt, createdAt),
+    }
+    return {
+      main: {
+        uri: ref.uri,
+        cid: ref.cid,
+        creator: ref.did,
+        text: str(record.text) ?? '',
+        replyRoot: root?.uri ?? null,
+        replyRootCid: root?.cid ?? null,
+        replyParent: parent?.uri ?? null,
+        replyParentCid: parent?.cid ?? null,
+        createdAt,
+        indexedAt: ref.indexedAt,
+        langs,
+        tags,
+      },
+      extra: [[feedItem], ...embedRows(ref, record, createdAt)],
+    }
+  },
+  aggKeys(row) {
+    const keys: AggKey[] = [{ kind: 'postsCount', key: String(row.creator) }]
+    if (row.replyParent) keys.push({ kind: 'replyCount', key: String(row.replyParent) })
+    return keys
+  },
+  aggKeysOfRecord(ref, record) {
+    const keys: AggKey[] = [{ kind: 'postsCount', key: ref.did }]
+    const parent = strongRef(isObj(record.reply) ? record.reply.parent : undefined)
+    if (parent) keys.push({ kind: 'replyCount', key: parent.uri })
+    const quoted = quoteSubject(record)
+    if (quoted) keys.push({ kind: 'quoteCount', key: quoted })
+    return keys
+  },
+}

@@ -1,0 +1,64 @@
+import type { LexRecord } from '@firehose/streams'
+
+/** Where a record lives and which version of it this is. */
+export interface RecordRef {
+  uri: string
+  did: string
+  collection: string
+  rkey: string
+  cid: string
+  /** ISO time used as `indexedAt` (the event's time: replaying gives the same rows). */
+  indexedAt: string
+}
+
+export type ColumnType = 'text' | 'jsonb' | 'bool'
+
+/** A table a record type writes rows to, with its columns in insert order. */
+export interface TableSpec {
+  table: string
+  columns: readonly { name: string; type: ColumnType }[]
+  /** Column matching the record's uri, for deletes (`uri`, or `postUri` for embeds). */
+  keyColumn: string
+  /** An aggregate this table's rows count towards (e.g. quote.subject → quoteCount). */
+  agg?: { kind: AggKind; column: string }
+}
+
+export type Row = Record<string, string | boolean | null>
+
+/** An aggregate counter to recount, e.g. `post_agg.likeCount` of a post uri. */
+export type AggKind =
+  | 'likeCount'
+  | 'repostCount'
+  | 'replyCount'
+  | 'quoteCount'
+  | 'followersCount'
+  | 'followsCount'
+  | 'postsCount'
+
+export interface AggKey {
+  kind: AggKind
+  key: string
+}
+
+/**
+ * One record type, in the manner of bsky's indexing plugins: how a valid record becomes rows,
+ * which aggregates it feeds, and (for types bsky keeps unique per creator and subject, e.g.
+ * one like per post) the group its rows are de-duplicated in. The generic writer does the rest.
+ */
+export interface RecordModule {
+  collection: string
+  /** Lexicon id to validate against. */
+  lexiconId: string
+  /** The main table; its rows carry the record's uri in `uri`. */
+  main: TableSpec
+  /** Further tables written alongside (feed_item, embeds), replaced together with the main row. */
+  extra: readonly TableSpec[]
+  /** Rows for a valid record: main row (null: not indexed, e.g. a profile whose rkey is not self). */
+  toRows(ref: RecordRef, record: LexRecord): { main: Row; extra: Row[][] } | null
+  /** Aggregates a main row counts towards. */
+  aggKeys(row: Row): AggKey[]
+  /** Aggregates touched by the record's content, known even when its write is stale. */
+  aggKeysOfRecord(ref: Pick<RecordRef, 'did' | 'uri'>, record: LexRecord): AggKey[]
+  /** Columns of `main` that must be unique together (bsky's `*_unique_subject`). */
+  uniqueGroup?: readonly string[]
+}

@@ -1,0 +1,142 @@
+import { sql } from 'kysely'
+import type { LexRecord } from '@firehose/streams'
+import type { AggKey, RecordModule, Row } from '../records/index.js'
+import { deleteWhereIn, insertRows, type Tx } from './sql.js'
+
+export interface ModuleRows {
+  main: Row
+  extra: Row[][]
+}
+
+const IGNORE = 'ON CONFLICT DO NOTHING'
+
+function parseUri(uri: string): { did: string; collection: string; rkey: string } {
+  const [did = '', collection = '', rkey = ''] = uri.slice('at://'.length).split('/')
+  return { did, collection, rkey }
+}
+
+async function insertWithExtras(trx: Tx, module: RecordModule, rows: readonly ModuleRows[]): Promise<void> {
+  await insertRows(
+    trx,
+    module.main,
+    rows.map((r) => r.main),
+  )
+  for (const [i, spec] of module.extra.entries()) {
+    await insertRows(
+      trx,
+      spec,
+      rows.flatMap((r) => r.extra[i] ?? []),
+      IGNORE,
+    )
+  }
+}
+
+async function deleteExtras(trx: Tx, module: RecordModule, uris: readonly string[], aggs: AggKey[]): Promise<void> {
+  for (const spec of module.extra) {
+    const agg = spec.agg
+    const removed = await deleteWhereIn(trx, spec.table, spec.keyColumn, uris, agg ? [agg.column] : [])
+    if (agg) for (const r of removed) aggs.push({ kind: agg.kind, key: String(r[agg.column]) })
+  }
+}
+
+/**
+ * Replace the rows a record type derives from the given uris: every row of the old versions
+ * goes, the rows of the new versions (`written`; absent = deleted) come in. Aggregates whose
+ * counts may change are pushed to `aggs`.
+ *
+ * Types unique per creator and subject (like, repost, follow, block) keep one row per group,
+ * the others in `duplicate_record` pointing at it, as bsky does; but the row kept is the
+ * member with the lowest uri (rkeys are TIDs: the earliest), not the first indexed, so the
+ * choice does not depend on delivery order. Every affected group is re-resolved from its
+ * members: the stored row, its duplicates (rebuilt from `record.json`) and the new versions.
+ */
+export async function replaceDerived(
+  trx: Tx,
+  module: RecordModule,
+  uris: readonly string[],
+  written: ReadonlyMap<string, ModuleRows>,
+  aggs: AggKey[],
+): Promise<void> {
+  if (uris.length === 0) return
+  await deleteExtras(trx, module, uris, aggs)
+  const mainCols = module.main.columns.map((c) => c.name)
+  const removed = await deleteWhereIn(trx, module.main.table, 'uri', uris, mainCols)
+  for (const r of removed) aggs.push(...module.aggKeys(r))
+  const fresh = [...written.values()]
+  for (const r of fresh) aggs.push(...module.aggKeys(r.main))
+  const group = module.uniqueGroup
+  if (!group) {
+    await insertWithExtras(trx, module, fresh)
+    return
+  }
+  await deleteWhereIn(trx, 'duplicate_record', 'uri', uris)
+  const gkey = (row: Row): string => JSON.stringify(group.map((c) => row[c] ?? null))
+  const affected = new Map<string, Row>()
+  for (const r of [...removed, ...fresh.map((f) => f.main)]) affected.set(gkey(r), r)
+  if (affected.size === 0) return
+
+  // Stored rows of the affected groups (after the removal above) and their duplicates.
+  const cols = group.map((c) => sql.ref(c))
+  const arrays = group.map((c) => sql`${[...affected.values()].map((r) => String(r[c]))}::text[]`)
+  const stored = (
+    await sql<Row>`SELECT ${sql.raw(mainCols.map((c) => `"${c}"`).join(', '))} FROM ${sql.table(module.main.table)}
+      WHERE (${sql.join(cols)}) IN (SELECT * FROM unnest(${sql.join(arrays)}))`.execute(trx)
+  ).rows
+  const dupOf = [...stored.map((r) => String(r.uri)), ...removed.map((r) => String(r.uri))]
+  const dups = dupOf.length
+    ? (
+        await sql<{ uri: string; cid: string; json: string; indexedAt: string }>`SELECT r.uri, r.cid, r.json, r."indexedAt"
+          FROM duplicate_record d JOIN record r ON r.uri = d.uri WHERE d."duplicateOf" = ANY(${dupOf}::text[])`.execute(trx)
+      ).rows
+    : []
+
+  type Member = { uri: string; rows: ModuleRows | null; storedRow: Row | null; cid: string; indexedAt: string }
+  const members = new Map<string, Member[]>()
+  const add = (m: Member, row: Row): void => {
+    const k = gkey(row)
+    const list = members.get(k)
+    if (list) list.push(m)
+    else members.set(k, [m])
+  }
+  for (const r of stored) add({ uri: String(r.uri), rows: null, storedRow: r, cid: String(r.cid), indexedAt: String(r.indexedAt) }, r)
+  for (const f of fresh) add({ uri: String(f.main.uri), rows: f, storedRow: null, cid: String(f.main.cid), indexedAt: String(f.main.indexedAt) }, f.main)
+  for (const d of dups) {
+    const { did, collection, rkey } = parseUri(d.uri)
+    const built = module.toRows({ uri: d.uri, did, collection, rkey, cid: d.cid, indexedAt: d.indexedAt }, JSON.parse(d.json) as LexRecord)
+    if (built) add({ uri: d.uri, rows: built, storedRow: null, cid: d.cid, indexedAt: d.indexedAt }, built.main)
+  }
+
+  const demote: string[] = []
+  const promote: ModuleRows[] = []
+  const duplicates: Row[] = []
+  const undup: string[] = []
+  for (const list of members.values()) {
+    list.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0))
+    const rep = list[0]
+    if (!rep) continue
+    const current = list.find((m) => m.storedRow !== null)
+    if (current && current !== rep) demote.push(current.uri)
+    if (rep.storedRow === null && rep.rows) {
+      promote.push(rep.rows)
+      undup.push(rep.uri)
+    }
+    for (const m of list.slice(1)) duplicates.push({ uri: m.uri, cid: m.cid, duplicateOf: rep.uri, indexedAt: m.indexedAt })
+  }
+  if (demote.length) {
+    await deleteExtras(trx, module, demote, aggs)
+    await deleteWhereIn(trx, module.main.table, 'uri', demote)
+  }
+  await deleteWhereIn(trx, 'duplicate_record', 'uri', undup)
+  await insertWithExtras(trx, module, promote)
+  await insertRows(
+    trx,
+    { table: 'duplicate_record', keyColumn: 'uri', columns: ['uri', 'cid', 'duplicateOf', 'indexedAt'].map((name) => ({ name, type: 'text' as const })) },
+    duplicates,
+    'ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, "duplicateOf" = excluded."duplicateOf", "indexedAt" = excluded."indexedAt"',
+  )
+}
+
+/** Remove every derived row of the given uris (account deletion), collecting aggregates. */
+export async function removeDerived(trx: Tx, module: RecordModule, uris: readonly string[], aggs: AggKey[]): Promise<void> {
+  await replaceDerived(trx, module, uris, new Map(), aggs)
+}

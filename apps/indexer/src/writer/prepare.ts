@@ -1,0 +1,99 @@
+import type { RecordDeleteEvent, RecordWriteEvent, StreamEvent } from '@firehose/streams'
+import { moduleFor, type AggKey, type RecordModule } from '../records/index.js'
+import { validateRecord } from './validate.js'
+
+/** A record create/update/delete, ready for the writer. */
+export interface RecordOp {
+  index: number
+  uri: string
+  did: string
+  collection: string
+  rkey: string
+  rev: string
+  commit: string
+  time: string
+  module: RecordModule | undefined
+  event: RecordWriteEvent | RecordDeleteEvent
+  /** Aggregates this op's content touches (writes only; known even when the write is stale). */
+  aggKeys: AggKey[]
+}
+
+export const isWrite = (op: RecordOp): op is RecordOp & { event: RecordWriteEvent } => op.event.type !== 'delete'
+
+/**
+ * The total order that decides which version of a uri wins, whatever the delivery order:
+ * higher rev first; at the same rev a delete beats a write (a commit cannot create and delete
+ * one path, so a tie means conflicting deliveries, and keeping the record deleted is the safe
+ * side); then the higher cid (a deterministic tie-break for equal revs with different content).
+ */
+export function compareOps(a: RecordOp, b: RecordOp): number {
+  if (a.rev !== b.rev) return a.rev < b.rev ? -1 : 1
+  const ad = a.event.type === 'delete' ? 1 : 0
+  const bd = b.event.type === 'delete' ? 1 : 0
+  if (ad !== bd) return ad - bd
+  const ac = a.event.type === 'delete' ? '' : a.event.cid
+  const bc = b.event.type === 'delete' ? '' : b.event.cid
+  return ac === bc ? 0 : ac < bc ? -1 : 1
+}
+
+export type Prepared =
+  | { kind: 'record'; op: RecordOp }
+  | { kind: 'invalid'; index: number; collection: string; error: Error }
+  | { kind: 'other'; index: number; event: StreamEvent }
+  | { kind: 'ignored'; index: number }
+
+export const recordUri = (did: string, collection: string, rkey: string): string => `at://${did}/${collection}/${rkey}`
+
+/** Validate and classify each event (pure, outside any transaction). */
+export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
+  return events.map((event, index): Prepared => {
+    switch (event.type) {
+      case 'create':
+      case 'update':
+      case 'delete': {
+        const module = moduleFor(event.collection)
+        let aggKeys: AggKey[] = []
+        if (event.type !== 'delete') {
+          const invalid = validateRecord(event.collection, event.record)
+          if (invalid) return { kind: 'invalid', index, collection: event.collection, error: invalid }
+          aggKeys = module?.aggKeysOfRecord({ did: event.did, uri: '' }, event.record) ?? []
+        }
+        const op: RecordOp = {
+          index,
+          uri: recordUri(event.did, event.collection, event.rkey),
+          did: event.did,
+          collection: event.collection,
+          rkey: event.rkey,
+          rev: event.rev,
+          commit: event.commit,
+          time: event.time,
+          module,
+          event,
+          aggKeys,
+        }
+        return { kind: 'record', op }
+      }
+      case 'repo':
+      case 'account':
+      case 'identity':
+        return { kind: 'other', index, event }
+      default:
+        return { kind: 'ignored', index }
+    }
+  })
+}
+
+/** Same-batch reduction: the winner (greatest by compareOps) of each uri, and the losers. */
+export function reduceOps(ops: readonly RecordOp[]): { winners: RecordOp[]; losers: RecordOp[] } {
+  const best = new Map<string, RecordOp>()
+  const losers: RecordOp[] = []
+  for (const op of ops) {
+    const cur = best.get(op.uri)
+    if (!cur) best.set(op.uri, op)
+    else if (compareOps(op, cur) > 0) {
+      losers.push(cur)
+      best.set(op.uri, op)
+    } else losers.push(op)
+  }
+  return { winners: [...best.values()], losers }
+}

@@ -1,0 +1,211 @@
+import { sql } from 'kysely'
+import type { AccountEvent, IdentityEvent, RecordWriteEvent, RepoEvent } from '@firehose/streams'
+import { recordModules, type AggKey, type RecordModule } from '../records/index.js'
+import { recountAggregates } from './aggregates.js'
+import { advanceSync, applyAccountStatus, applyHandle, ensureActors, upstreamStatus } from './actors.js'
+import { replaceDerived, type ModuleRows } from './derived.js'
+import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
+import { deleteWhereIn, insertRows, LOCK_DID, lockKeys, type Tx } from './sql.js'
+
+/*
+ * THE INVARIANT (every other module relies on it): the tables are a function of the SET of
+ * events applied, not of their order, batching or repetition.
+ *  - For each uri the winning version is the greatest event by `compareOps` (rev, then delete
+ *    over write, then cid). A write applies only when it is >= the stored version (`record.rev`,
+ *    `record.cid`) and newer than the uri's tombstone; a delete applies when its rev is >= the
+ *    stored rev, removes the record and upserts a tombstone carrying its rev, so a late, older
+ *    create cannot bring the record back. Within a batch the events of one uri are first
+ *    reduced to their winner with the same order.
+ *  - Derived rows (post, like, feed_item, …) are rebuilt from the winning version; in groups
+ *    bsky keeps unique (one like per creator and subject) the lowest uri is kept.
+ *  - Aggregates are recounted from the base tables, never incremented, once per touched key
+ *    per batch; the keys touched include those of stale writes, so whether a write won does
+ *    not change which aggregate rows exist.
+ *  - `actor_sync` only moves forward (greatest repoRev).
+ * Concurrent batches lock the DIDs they touch (advisory, transaction-scoped) before reading
+ * stored versions, and aggregate keys before recounting.
+ */
+
+export type OutcomeStatus = 'applied' | 'unchanged' | 'stale' | 'invalid' | 'ignored' | 'failed'
+
+export interface EventOutcome {
+  status: OutcomeStatus
+  /** Set for `invalid` and `failed`. */
+  error?: Error
+}
+
+export interface WriteStats {
+  aggregateKeys: number
+}
+
+const text = (names: string[]) => names.map((name) => ({ name, type: 'text' as const }))
+const RECORD_SPEC = { table: 'record', keyColumn: 'uri', columns: text(['uri', 'cid', 'did', 'json', 'indexedAt', 'rev']) }
+const TOMBSTONE_SPEC = { table: 'record_tombstone', keyColumn: 'uri', columns: text(['uri', 'did', 'rev', 'deletedAt']) }
+
+const latestBy = <E extends { did: string; seq: number; time: string }>(events: E[]): Map<string, E> => {
+  const out = new Map<string, E>()
+  for (const e of events) {
+    const cur = out.get(e.did)
+    if (!cur || e.time > cur.time || (e.time === cur.time && e.seq >= cur.seq)) out.set(e.did, e)
+  }
+  return out
+}
+
+/**
+ * Write prepared events inside the caller's transaction. `handles` holds the verified handle of
+ * each identity event (by event index). Returns the outcome of every prepared event.
+ */
+export async function writeBatch(
+  trx: Tx,
+  prepared: readonly Prepared[],
+  handles: ReadonlyMap<number, string | null | undefined>,
+): Promise<{ outcomes: Map<number, EventOutcome>; stats: WriteStats }> {
+  const outcomes = new Map<number, EventOutcome>()
+  const ops: RecordOp[] = []
+  const repos: RepoEvent[] = []
+  const accounts: AccountEvent[] = []
+  const identities: { index: number; event: IdentityEvent }[] = []
+  for (const p of prepared) {
+    if (p.kind === 'record') ops.push(p.op)
+    else if (p.kind === 'invalid') outcomes.set(p.index, { status: 'invalid', error: p.error })
+    else if (p.kind === 'ignored') outcomes.set(p.index, { status: 'ignored' })
+    else {
+      outcomes.set(p.index, { status: 'applied' })
+      if (p.event.type === 'repo') repos.push(p.event)
+      else if (p.event.type === 'account') accounts.push(p.event)
+      else if (p.event.type === 'identity') identities.push({ index: p.index, event: p.event })
+    }
+  }
+  const dids = new Set<string>([...ops, ...repos, ...accounts, ...identities.map((i) => i.event)].map((e) => e.did))
+  await lockKeys(trx, LOCK_DID, dids)
+
+  // Accounts deleted (by this batch's last account event, or already): their writes are skipped.
+  const lastAccount = latestBy(accounts)
+  const opDids = [...new Set(ops.map((o) => o.did))]
+  const storedStatus = opDids.length
+    ? await trx.selectFrom('actor').select(['did', 'upstreamStatus']).where('did', 'in', opDids).execute()
+    : []
+  const deleted = new Set(storedStatus.filter((a) => a.upstreamStatus === 'deleted').map((a) => a.did))
+  for (const [did, e] of lastAccount) {
+    if (upstreamStatus(e) === 'deleted') deleted.add(did)
+    else deleted.delete(did)
+  }
+
+  // Same-batch reduction, then the rev gate against stored versions and tombstones.
+  const { winners, losers } = reduceOps(ops)
+  const uris = winners.map((w) => w.uri)
+  const stored = new Map<string, { cid: string; rev: string | null }>()
+  const tombs = new Map<string, string>()
+  if (uris.length) {
+    const rows = await trx.selectFrom('record').select(['uri', 'cid', 'rev']).where('uri', 'in', uris).execute()
+    for (const r of rows) stored.set(r.uri, { cid: r.cid, rev: r.rev })
+    const trows = await trx.selectFrom('record_tombstone').select(['uri', 'rev']).where('uri', 'in', uris).execute()
+    for (const t of trows) tombs.set(t.uri, t.rev)
+  }
+  const writes: (RecordOp & { event: RecordWriteEvent })[] = []
+  const deletes: RecordOp[] = []
+  for (const w of winners) {
+    const cur = stored.get(w.uri)
+    const tomb = tombs.get(w.uri)
+    let status: OutcomeStatus
+    if (deleted.has(w.did)) status = 'stale'
+    else if (isWrite(w)) {
+      const cid = w.event.cid
+      if (tomb !== undefined && w.rev <= tomb) status = 'stale'
+      else if (cur && cur.rev !== null && (w.rev < cur.rev || (w.rev === cur.rev && cid < cur.cid))) status = 'stale'
+      else if (cur && cur.rev === w.rev && cur.cid === cid) status = 'unchanged'
+      else status = 'applied'
+      if (status === 'applied') writes.push(w)
+    } else {
+      if (cur && cur.rev !== null && w.rev < cur.rev) status = 'stale'
+      else if (!cur && tomb !== undefined && tomb >= w.rev) status = 'unchanged'
+      else status = 'applied'
+      if (status === 'applied') deletes.push(w)
+    }
+    outcomes.set(w.index, { status })
+  }
+  const winnerOf = new Map(winners.map((w) => [w.uri, w]))
+  for (const l of losers) {
+    const w = winnerOf.get(l.uri)
+    const same = w !== undefined && compareOps(l, w) === 0
+    outcomes.set(l.index, same ? { status: 'unchanged' } : { status: 'stale' })
+  }
+
+  // `record` and tombstones.
+  await insertRows(
+    trx,
+    RECORD_SPEC,
+    writes.map((w) => ({ uri: w.uri, cid: w.event.cid, did: w.did, json: JSON.stringify(w.event.record), indexedAt: w.time, rev: w.rev })),
+    `ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, did = excluded.did, json = excluded.json,
+       "indexedAt" = excluded."indexedAt", rev = excluded.rev`,
+  )
+  await deleteWhereIn(trx, 'record_tombstone', 'uri', writes.filter((w) => tombs.has(w.uri)).map((w) => w.uri))
+  await deleteWhereIn(trx, 'record', 'uri', deletes.filter((d) => stored.has(d.uri)).map((d) => d.uri))
+  await insertRows(
+    trx,
+    TOMBSTONE_SPEC,
+    deletes.map((d) => ({ uri: d.uri, did: d.did, rev: d.rev, deletedAt: d.time })),
+    `ON CONFLICT (uri) DO UPDATE SET rev = excluded.rev, "deletedAt" = excluded."deletedAt" WHERE record_tombstone.rev < excluded.rev`,
+  )
+
+  // Derived rows, per record type.
+  const aggs: AggKey[] = ops.flatMap((o) => o.aggKeys)
+  const byModule = new Map<RecordModule, { uris: string[]; rows: Map<string, ModuleRows> }>()
+  const slot = (m: RecordModule) => {
+    let s = byModule.get(m)
+    if (!s) byModule.set(m, (s = { uris: [], rows: new Map() }))
+    return s
+  }
+  for (const d of deletes) if (d.module) slot(d.module).uris.push(d.uri)
+  for (const w of writes) {
+    if (!w.module) continue
+    const s = slot(w.module)
+    s.uris.push(w.uri)
+    const rows = w.module.toRows(
+      { uri: w.uri, did: w.did, collection: w.collection, rkey: w.rkey, cid: w.event.cid, indexedAt: w.time },
+      w.event.record,
+    )
+    if (rows) s.rows.set(w.uri, rows)
+  }
+  for (const [m, s] of byModule) await replaceDerived(trx, m, s.uris, s.rows, aggs)
+
+  // Actors: existence, sync position, handles, account status (and deletion).
+  const firstSeen = new Map<string, string>()
+  for (const e of [...ops, ...repos]) {
+    const cur = firstSeen.get(e.did)
+    if (cur === undefined || e.time < cur) firstSeen.set(e.did, e.time)
+  }
+  await ensureActors(trx, firstSeen)
+  const sync = new Map<string, { commit: string; rev: string }>()
+  for (const e of [...ops, ...repos]) {
+    const cur = sync.get(e.did)
+    if (!cur || e.rev > cur.rev) sync.set(e.did, { commit: e.commit, rev: e.rev })
+  }
+  await advanceSync(trx, sync)
+  const lastIdentity = latestBy(identities.map((i) => ({ ...i.event, index: i.index })))
+  for (const [did, e] of lastIdentity) await applyHandle(trx, did, handles.get(e.index), e.time)
+  for (const e of lastAccount.values()) {
+    await applyAccountStatus(trx, e)
+    if (upstreamStatus(e) === 'deleted') await removeAccountRecords(trx, e.did, aggs)
+  }
+
+  const aggregateKeys = await recountAggregates(trx, aggs)
+  return { outcomes, stats: { aggregateKeys } }
+}
+
+/** A deleted account: every record it wrote goes, with its derived rows and tombstones. */
+async function removeAccountRecords(trx: Tx, did: string, aggs: AggKey[]): Promise<void> {
+  const rows = await sql<{ uri: string }>`DELETE FROM record WHERE did = ${did} RETURNING uri`.execute(trx)
+  const byCollection = new Map<string, string[]>()
+  for (const { uri } of rows.rows) {
+    const collection = uri.slice('at://'.length).split('/')[1] ?? ''
+    const list = byCollection.get(collection)
+    if (list) list.push(uri)
+    else byCollection.set(collection, [uri])
+  }
+  for (const m of recordModules) {
+    const uris = byCollection.get(m.collection)
+    if (uris) await replaceDerived(trx, m, uris, new Map(), aggs)
+  }
+  await sql`DELETE FROM record_tombstone WHERE did = ${did}`.execute(trx)
+}
