@@ -2,6 +2,7 @@ import { backoffDelay, sleep, type Logger } from '@firehose/service'
 import { writeDeadLetter } from './dlq.js'
 import { isPermanent } from './errors.js'
 import { dlqStreamName } from './names.js'
+import { trimAcked } from './trim.js'
 import { errorMessage, fieldsToObject, type RedisClient } from './redis.js'
 import type { WorkerMetrics } from './metrics.js'
 
@@ -43,6 +44,10 @@ export interface StreamWorkerOptions {
   ackIntervalMs?: number
   ackBatchSize?: number
   dlqStream?: string
+  /** Every this many ms, trim from the stream what every group has acked (0: never). */
+  trimIntervalMs?: number
+  /** Upper bound of one XREADGROUP COUNT. */
+  maxReadCount?: number
   logger?: Logger
   metrics?: WorkerMetrics
 }
@@ -97,6 +102,8 @@ export class StreamWorker {
       deleteOnAck: false,
       ackIntervalMs: 50,
       ackBatchSize: 500,
+      trimIntervalMs: 0,
+      maxReadCount: 5000,
       ...opts,
       dlqStream: opts.dlqStream ?? dlqStreamName(opts.stream),
     }
@@ -119,6 +126,7 @@ export class StreamWorker {
     const heartbeatMs = Math.max(50, Math.floor(this.o.claimIdleMs / 3))
     this.timers.push(setInterval(() => void this.heartbeat(), heartbeatMs))
     this.timers.push(setInterval(() => void this.reclaim(), this.o.claimIntervalMs))
+    if (this.o.trimIntervalMs > 0) this.timers.push(setInterval(() => void this.trim(), this.o.trimIntervalMs))
     this.loop = this.readLoop()
   }
 
@@ -183,7 +191,7 @@ export class StreamWorker {
         await this.waitForCall()
         continue
       }
-      const count = this.freeSlots() * this.o.batchSize
+      const count = Math.min(this.o.maxReadCount, this.freeSlots() * this.o.batchSize)
       try {
         const entries = await this.read(pendingCursor ?? '>', count)
         attempt = 0
@@ -424,6 +432,15 @@ export class StreamWorker {
         this.o.logger?.warn({ stream: this.o.stream, err: errorMessage(err) }, 'heartbeat claim failed')
         return
       }
+    }
+  }
+
+  private async trim(): Promise<void> {
+    try {
+      const n = await trimAcked(this.o.redis, this.o.stream)
+      if (n > 0) this.o.logger?.debug({ stream: this.o.stream, trimmed: n }, 'trimmed acked entries')
+    } catch (err) {
+      this.o.logger?.warn({ stream: this.o.stream, err: errorMessage(err) }, 'trim failed')
     }
   }
 
