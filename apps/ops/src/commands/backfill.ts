@@ -1,0 +1,196 @@
+import { readFile } from 'node:fs/promises'
+import { STREAMS, encodeRepoJob, streamForDid, type RepoBackfillJob } from '@firehose/streams'
+import { checkDid, parseIntOption } from '../args.js'
+import type { Command } from '../command.js'
+import { flag, str, type Context } from '../context.js'
+import { OpsError, UsageError } from '../errors.js'
+
+const CHUNK = 500
+
+/** A host given as `pds.example.com` or `https://pds.example.com/` → `https://pds.example.com`. */
+export function normalizeHost(option: string, v: string): string {
+  const s = /^[a-z]+:\/\//i.test(v) ? v : `https://${v}`
+  let u: URL
+  try {
+    u = new URL(s)
+  } catch {
+    throw new UsageError(`--${option} must be a host or an http(s) URL, got "${v}"`)
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError(`--${option} must use https:// (or http:// for a local PDS), got "${u.protocol}"`)
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`
+}
+
+/**
+ * Lines of a DID file: `did`, `did host`, or a JSON object `{did, host?, rev?, status?, active?}`;
+ * blank lines and `#` comments are skipped.
+ */
+export function parseDidFile(text: string, file: string, defaultHost: string): RepoBackfillJob[] {
+  const jobs: RepoBackfillJob[] = []
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#')) return
+    const where = `${file}:${i + 1}: `
+    if (line.startsWith('{')) {
+      let o: unknown
+      try {
+        o = JSON.parse(line)
+      } catch {
+        throw new UsageError(`${where}not valid JSON`)
+      }
+      const j = o as Partial<RepoBackfillJob>
+      if (typeof j.did !== 'string') throw new UsageError(`${where}a JSON line needs a "did" string`)
+      jobs.push({ ...j, did: checkDid(j.did, where), host: typeof j.host === 'string' ? j.host : defaultHost } as RepoBackfillJob)
+      return
+    }
+    const [did, host, extra] = line.split(/\s+/)
+    if (extra !== undefined) throw new UsageError(`${where}expected "did" or "did host", got "${line}"`)
+    jobs.push({ did: checkDid(did as string, where), host: host ? normalizeHost('file host', host) : defaultHost })
+  })
+  return jobs
+}
+
+interface ListReposPage {
+  cursor?: string
+  repos: { did: string; rev?: string; active?: boolean; status?: string }[]
+}
+
+/** Page through `com.atproto.sync.listRepos` of a PDS or relay. */
+export async function* listRepos(host: string, pageSize = 1000, timeoutMs = 30_000): AsyncGenerator<RepoBackfillJob[]> {
+  let cursor: string | undefined
+  for (;;) {
+    const url = new URL(`${host}/xrpc/com.atproto.sync.listRepos`)
+    url.searchParams.set('limit', String(pageSize))
+    if (cursor) url.searchParams.set('cursor', cursor)
+    let res: Response
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } })
+    } catch (e) {
+      throw new OpsError(`listRepos on ${host} failed: ${e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)}`)
+    }
+    if (!res.ok) throw new OpsError(`listRepos on ${host} answered HTTP ${res.status}: ${(await res.text().catch(() => '')).slice(0, 200)}`)
+    let page: ListReposPage
+    try {
+      page = (await res.json()) as ListReposPage
+    } catch {
+      throw new OpsError(`listRepos on ${host} did not answer JSON`)
+    }
+    if (!Array.isArray(page.repos)) throw new OpsError(`listRepos on ${host} answered without a "repos" list`)
+    yield page.repos
+      .filter((r) => typeof r.did === 'string')
+      .map((r) => ({
+        did: r.did,
+        host,
+        ...(r.rev ? { rev: r.rev } : {}),
+        ...(r.status ? { status: r.status } : {}),
+        ...(typeof r.active === 'boolean' ? { active: r.active } : {}),
+      }))
+    if (!page.cursor || page.repos.length === 0 || page.cursor === cursor) return
+    cursor = page.cursor
+  }
+}
+
+/** XADD each job to its stream (its shard, by DID), pipelined per stream. */
+async function enqueue(ctx: Context, stream: string, jobs: RepoBackfillJob[], dryRun: boolean): Promise<Map<string, number>> {
+  const byStream = new Map<string, RepoBackfillJob[]>()
+  for (const j of jobs) {
+    const s = streamForDid(stream, j.did, ctx.shards)
+    const list = byStream.get(s) ?? []
+    list.push(j)
+    byStream.set(s, list)
+  }
+  const counts = new Map<string, number>()
+  if (!dryRun) {
+    const redis = await ctx.redis()
+    for (const [s, list] of byStream) {
+      for (let i = 0; i < list.length; i += CHUNK) {
+        const pipe = redis.pipeline()
+        for (const j of list.slice(i, i + CHUNK)) pipe.xadd(s, '*', 'repo', encodeRepoJob(j))
+        const res = await pipe.exec()
+        const failed = res?.find(([err]) => err)
+        if (failed) throw new OpsError(`XADD to ${s} failed: ${String(failed[0])}`)
+      }
+    }
+  }
+  for (const [s, list] of byStream) counts.set(s, list.length)
+  return counts
+}
+
+export const backfillCommands: Command[] = [
+  {
+    name: 'backfill enqueue',
+    usage: 'backfill enqueue (<did>… | --file <path|-> | --host <pds-url>) [--pds <url>] [--stream repo_backfill] [--limit N] [--active-only] [--dry-run]',
+    summary: 'add repos to repo_backfill: DIDs given, read from a file, or listed from a host with listRepos',
+    options: {
+      file: { type: 'string', short: 'f' },
+      host: { type: 'string' },
+      pds: { type: 'string' },
+      stream: { type: 'string', short: 's' },
+      limit: { type: 'string' },
+      'active-only': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+    },
+    async run(ctx) {
+      const file = str(ctx.args, 'file')
+      const host = str(ctx.args, 'host')
+      const dids = ctx.args.positionals
+      const sources = [dids.length > 0, file !== undefined, host !== undefined].filter(Boolean).length
+      if (sources !== 1) throw new UsageError(sources === 0 ? 'give DIDs, --file or --host' : 'give only one of: DIDs, --file, --host', 'backfill enqueue')
+      const stream = str(ctx.args, 'stream') ?? STREAMS.repoBackfill
+      if (stream.trim() === '') throw new UsageError('--stream must not be empty', 'backfill enqueue')
+      const pds = str(ctx.args, 'pds')
+      if (pds !== undefined && host !== undefined) throw new UsageError('--pds applies to DIDs and --file; --host already names the host', 'backfill enqueue')
+      const defaultHost = pds !== undefined ? normalizeHost('pds', pds) : ''
+      const limitArg = str(ctx.args, 'limit')
+      const limit = limitArg === undefined ? Infinity : parseIntOption('limit', limitArg, 1)
+      const activeOnly = flag(ctx.args, 'active-only')
+      const dryRun = flag(ctx.args, 'dry-run')
+
+      const seen = new Set<string>()
+      const take = (jobs: RepoBackfillJob[]) => {
+        const out: RepoBackfillJob[] = []
+        for (const j of jobs) {
+          if (seen.size >= limit) break
+          if (seen.has(j.did) || (activeOnly && j.active === false)) continue
+          seen.add(j.did)
+          out.push(j)
+        }
+        return out
+      }
+      const totals = new Map<string, number>()
+      const add = async (jobs: RepoBackfillJob[]) => {
+        for (const [s, n] of await enqueue(ctx, stream, take(jobs), dryRun)) totals.set(s, (totals.get(s) ?? 0) + n)
+      }
+      if (!dryRun) await ctx.redis() // fail before listing a host when Redis is down
+
+      if (host !== undefined) {
+        const h = normalizeHost('host', host)
+        for await (const page of listRepos(h)) {
+          await add(page)
+          if (seen.size >= limit) break
+        }
+      } else if (file !== undefined) {
+        let text: string
+        try {
+          text = file === '-' ? await readStdin() : await readFile(file, 'utf8')
+        } catch (e) {
+          throw new UsageError(`cannot read --file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'backfill enqueue')
+        }
+        await add(parseDidFile(text, file, defaultHost))
+      } else {
+        await add(dids.map((d) => ({ did: checkDid(d), host: defaultHost })))
+      }
+      const enqueued = [...totals.values()].reduce((a, b) => a + b, 0)
+      const streams = Object.fromEntries(totals)
+      ctx.printJsonOr(
+        { dryRun, enqueued, streams },
+        `${dryRun ? 'would enqueue' : 'enqueued'} ${enqueued} ${enqueued === 1 ? 'repo' : 'repos'} to ${[...totals.keys()].join(', ') || stream}`,
+      )
+    },
+  },
+]
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
