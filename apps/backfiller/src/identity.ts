@@ -1,0 +1,50 @@
+/**
+ * Where to fetch a repo and which key must have signed it: the DID document (did:plc via PLC_URL,
+ * did:web) through @firehose/atproto's resolver, behind the Redis cache shared by all instances.
+ * When the document names no PDS, the job's `host` is used; a document without a signing key
+ * cannot be verified and fails.
+ */
+import { getKey } from '@atproto/identity'
+import { createIdResolver, IdentityError, type AtprotoIdResolver } from '@firehose/atproto'
+import type { RedisClient } from '@firehose/streams'
+import { RedisDidCache } from './did-cache.js'
+
+export interface RepoSource {
+  /** base URL to fetch getRepo from */
+  service: string
+  signingKey: string
+}
+
+export interface RepoIdentityResolver {
+  /** `fresh`: skip the cache (a retry after a failed verification may follow a key rotation). */
+  resolve(did: string, fallbackHost: string, fresh: boolean): Promise<RepoSource>
+}
+
+export function createRepoIdentityResolver(opts: { redis: RedisClient; plcUrl: string; timeoutMs: number; cacheTtlMs: number }): RepoIdentityResolver {
+  const resolver: AtprotoIdResolver = createIdResolver({
+    plcUrl: opts.plcUrl,
+    timeoutMs: opts.timeoutMs,
+    didCache: new RedisDidCache(opts.redis, opts.cacheTtlMs),
+  })
+  return {
+    async resolve(did, fallbackHost, fresh) {
+      try {
+        const id = await resolver.resolveRepoIdentity(did, fresh)
+        return { service: id.pds, signingKey: id.signingKey }
+      } catch (err) {
+        if (!(err instanceof IdentityError) || err.reason !== 'no-pds' || !fallbackHost) throw err
+        const doc = await resolver.idResolver.did.resolve(did)
+        const signingKey = doc ? getKey(doc) : undefined
+        if (!signingKey) throw new IdentityError(did, 'no-key', `${did} has no #atproto signing key`)
+        return { service: hostToUrl(fallbackHost), signingKey }
+      }
+    },
+  }
+}
+
+/** A job's `host`: a URL, or a bare host name meaning https. */
+export function hostToUrl(host: string): string {
+  if (/^https?:\/\//.test(host)) return host
+  if (/^wss?:\/\//.test(host)) return host.replace(/^ws/, 'http')
+  return `https://${host}`
+}

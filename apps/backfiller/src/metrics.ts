@@ -1,0 +1,95 @@
+/**
+ * The backfiller's metrics. The `backfiller_*` names of DESIGN.md are fixed by the operators'
+ * runbook; labels are bounded (a reason out of a fixed list, never a DID or a host).
+ */
+import { Counter, Gauge, Histogram, Registry } from '@firehose/service'
+import { createWorkerMetrics, readGroupStats, type RedisClient, type WorkerMetrics } from '@firehose/streams'
+
+export type FailureReason =
+  | 'fetch' | 'rate_limit' | 'car_parse' | 'verification' | 'identity' | 'unavailable' | 'too_large' | 'other'
+
+export interface BackfillerMetrics {
+  reposProcessed: Counter
+  /** each failed attempt, by reason */
+  reposFailed: Counter<'reason'>
+  reposDeadLettered: Counter<'stream'>
+  recordsExtracted: Counter
+  retriesAttempted: Counter
+  reposRunning: Gauge
+  carFetchErrors: Counter<'kind'>
+  carParseErrors: Counter
+  verificationErrors: Counter<'reason'>
+  rateLimited: Counter
+  rateLimitWaitSeconds: Counter
+  fetchSeconds: Histogram
+  fetchedBytes: Counter
+  verifySeconds: Histogram
+  bytesInFlight: Gauge
+  worker: WorkerMetrics
+}
+
+const FETCH_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+
+export function createBackfillerMetrics(
+  registry: Registry,
+  streams: () => { redis: RedisClient; inStream: string; group: string; outStreams: string[] },
+): BackfillerMetrics {
+  const registers = [registry]
+  const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers })
+
+  // The worker's own metrics, except that its dead-letter counter is the runbook's.
+  const reposDeadLettered = counter('backfiller_repos_dead_lettered_total', 'Repos written to repo_backfill_dlq (then acked)', ['stream'])
+  const scratch = createWorkerMetrics(new Registry(), 'backfiller')
+  const worker: WorkerMetrics = { ...scratch, deadLettered: reposDeadLettered }
+  for (const [key, metric] of Object.entries(worker)) if (key !== 'deadLettered') registry.registerMetric(metric)
+
+  new Gauge({
+    name: 'backfiller_repos_waiting',
+    help: 'Repos in the input stream not yet delivered to the group (XINFO GROUPS lag, else XLEN)',
+    registers,
+    async collect() {
+      const s = streams()
+      try {
+        const stats = await readGroupStats(s.redis, s.inStream, s.group)
+        this.set(stats.lag ?? stats.length)
+      } catch {
+        // Redis down: keep the last value (readiness reports it)
+      }
+    },
+  })
+  new Gauge({
+    name: 'backfiller_output_stream_length',
+    help: 'Entries in the output stream (XLEN of firehose_backfill)',
+    registers,
+    async collect() {
+      const s = streams()
+      try {
+        let n = 0
+        for (const name of s.outStreams) n += await s.redis.xlen(name)
+        this.set(n)
+      } catch {
+        // keep the last value
+      }
+    },
+  })
+
+  return {
+    reposProcessed: counter('backfiller_repos_processed_total', 'Repos verified and fully emitted'),
+    reposFailed: counter('backfiller_repos_failed_total', 'Failed repo attempts, by reason (a repo retried 3 times counts 3)', ['reason']),
+    reposDeadLettered,
+    recordsExtracted: counter('backfiller_records_extracted_total', 'Records emitted as create events'),
+    retriesAttempted: counter('backfiller_retries_attempted_total', 'Repo attempts after the first (retries and reclaimed entries)'),
+    reposRunning: new Gauge({ name: 'backfiller_repos_running', help: 'Repos being fetched, verified or emitted', registers }),
+    carFetchErrors: counter('backfiller_car_fetch_errors_total', 'getRepo failures: HTTP status, timeout, network (429s not included)', ['kind']),
+    carParseErrors: counter('backfiller_car_parse_errors_total', 'CARs that are malformed or truncated'),
+    verificationErrors: counter('backfiller_verification_errors_total', 'Repos failing verification, by reason', ['reason']),
+    rateLimited: counter('backfiller_rate_limited_total', 'HTTP 429 answers (waited out, not counted as attempts)'),
+    rateLimitWaitSeconds: counter('backfiller_rate_limit_wait_seconds_total', 'Time spent waiting on 429s'),
+    fetchSeconds: new Histogram({ name: 'backfiller_fetch_seconds', help: 'getRepo latency (request to last byte), successful fetches', buckets: FETCH_BUCKETS, registers }),
+    fetchedBytes: counter('backfiller_fetched_bytes_total', 'CAR bytes fetched'),
+    verifySeconds: new Histogram({ name: 'backfiller_verify_seconds', help: 'Verification time of a repo (CIDs, signature, MST walk)', buckets: FETCH_BUCKETS, registers }),
+    bytesInFlight: new Gauge({ name: 'backfiller_bytes_in_flight', help: 'CAR bytes held by repos in flight', registers }),
+    worker,
+  }
+}
