@@ -1,0 +1,153 @@
+import { Counter, Gauge, sleep, backoffDelay, type Logger, type Registry } from '@firehose/service'
+import {
+  decodeEvent,
+  decodeLabelEntry,
+  EventDecodeError,
+  PermanentError,
+  type BatchHandler,
+  type Label,
+  type StreamEntry,
+  type StreamEvent,
+} from '@firehose/streams'
+import { sql } from 'kysely'
+import type { Database } from './db/database.js'
+import { indexLabels } from './labels.js'
+import type { IndexerMetrics } from './metrics.js'
+import { indexBatch } from './writer/index-batch.js'
+import type { HandleVerifier } from './writer/handles.js'
+
+export interface ConsumerMetrics {
+  processed: Counter<'stream' | 'type'>
+  failed: Counter<'stream' | 'type'>
+  malformed: Counter<'stream'>
+  lag: Gauge<'stream'>
+  dbWaitSeconds: Counter
+}
+
+export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
+  const registers = [registry]
+  return {
+    processed: new Counter({ name: 'indexer_entries_processed_total', help: 'Stream entries indexed (acked), by stream and event type', labelNames: ['stream', 'type'], registers }),
+    failed: new Counter({ name: 'indexer_entries_failed_total', help: 'Stream entries whose indexing failed (retried, then dead-lettered)', labelNames: ['stream', 'type'], registers }),
+    malformed: new Counter({ name: 'indexer_entries_malformed_total', help: 'Entries that could not be decoded (dead-lettered at once)', labelNames: ['stream'], registers }),
+    lag: new Gauge({ name: 'indexer_lag_seconds', help: "Seconds between the last indexed event's time and its indexing", labelNames: ['stream'], registers }),
+    dbWaitSeconds: new Counter({ name: 'indexer_db_unavailable_seconds_total', help: 'Time spent waiting for Postgres to come back', registers }),
+  }
+}
+
+export interface HandlerDeps {
+  database: Database
+  metrics: IndexerMetrics
+  consumerMetrics: ConsumerMetrics
+  verifier: HandleVerifier
+  logger: Logger
+  /** Aborted on shutdown: stop waiting for the database. */
+  signal: AbortSignal
+}
+
+/** Postgres answers a trivial query (through pgbouncer). */
+export async function pingDb(database: Database): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(database.db)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * When a whole batch failed, find out whether Postgres is down; if so, wait for it with backoff
+ * (the entries stay in flight and are kept fresh, so nobody reclaims them) and report true so the
+ * batch is tried again without counting a delivery. A restart of Postgres or pgbouncer must not
+ * dead-letter anything.
+ */
+async function waitForDatabase(deps: HandlerDeps): Promise<boolean> {
+  if (await pingDb(deps.database)) return false
+  const started = Date.now()
+  deps.logger.warn('Postgres is unreachable: holding the batch until it answers')
+  for (let attempt = 0; !deps.signal.aborted; attempt++) {
+    await sleep(backoffDelay(attempt, 200, 5000), deps.signal)
+    if (await pingDb(deps.database)) break
+  }
+  deps.consumerMetrics.dbWaitSeconds.inc((Date.now() - started) / 1000)
+  if (!deps.signal.aborted) deps.logger.info({ waitedS: (Date.now() - started) / 1000 }, 'Postgres is back')
+  return !deps.signal.aborted
+}
+
+const eventTypeOf = (e: StreamEvent | undefined): string => e?.type ?? 'malformed'
+
+/** Handler for `firehose_live` / `firehose_backfill` entries (field `event`). */
+export function firehoseHandler(deps: HandlerDeps): BatchHandler {
+  return async (entries: StreamEntry[]) => {
+    const results: (Error | null)[] = entries.map(() => null)
+    const events: StreamEvent[] = []
+    const positions: number[] = []
+    const stream = entries[0]?.stream ?? ''
+    for (let i = 0; i < entries.length; i++) {
+      const raw = (entries[i] as StreamEntry).fields.event
+      try {
+        if (raw === undefined) throw new EventDecodeError('entry has no "event" field', 'event')
+        const ev = decodeEvent(raw)
+        if (ev.type === 'unknown') {
+          deps.consumerMetrics.processed.inc({ stream, type: 'unknown' })
+          continue
+        }
+        events.push(ev)
+        positions.push(i)
+      } catch (err) {
+        deps.consumerMetrics.malformed.inc({ stream })
+        deps.logger.warn({ stream, id: entries[i]?.id, err: (err as Error).message }, 'malformed entry: dead-lettering it')
+        results[i] = new PermanentError(`malformed entry: ${(err as Error).message}`)
+      }
+    }
+    if (events.length === 0) return results
+    for (;;) {
+      const res = await indexBatch(deps.database, events, { metrics: deps.metrics, verifier: deps.verifier })
+      if (res.failed.length === events.length && (await waitForDatabase(deps))) continue
+      let newest = 0
+      for (let k = 0; k < events.length; k++) {
+        const ev = events[k] as StreamEvent
+        const outcome = res.outcomes[k]
+        const pos = positions[k] as number
+        if (outcome?.status === 'failed') {
+          deps.consumerMetrics.failed.inc({ stream, type: eventTypeOf(ev) })
+          results[pos] = outcome.error ?? new Error('indexing failed')
+        } else {
+          deps.consumerMetrics.processed.inc({ stream, type: ev.type })
+          const t = Date.parse(ev.time)
+          if (Number.isFinite(t) && t > newest) newest = t
+        }
+      }
+      if (newest > 0) deps.consumerMetrics.lag.set({ stream }, Math.max(0, (Date.now() - newest) / 1000))
+      return results
+    }
+  }
+}
+
+/** Handler for `label_live` entries (`event` = {type:'label',label}, or rsky's `labels`). */
+export function labelHandler(deps: HandlerDeps): BatchHandler {
+  return async (entries: StreamEntry[]) => {
+    const results: (Error | null)[] = entries.map(() => null)
+    const labels: Label[] = []
+    const stream = entries[0]?.stream ?? ''
+    for (let i = 0; i < entries.length; i++) {
+      try {
+        for (const l of decodeLabelEntry((entries[i] as StreamEntry).fields)) labels.push(l.label)
+      } catch (err) {
+        deps.consumerMetrics.malformed.inc({ stream })
+        results[i] = new PermanentError(`malformed label entry: ${(err as Error).message}`)
+      }
+    }
+    if (labels.length === 0) return results
+    for (;;) {
+      try {
+        await indexLabels(deps.database, labels, deps.metrics)
+        deps.consumerMetrics.processed.inc({ stream, type: 'label' }, labels.length)
+        return results
+      } catch (err) {
+        if (await waitForDatabase(deps)) continue
+        throw err
+      }
+    }
+  }
+}
