@@ -10,19 +10,32 @@ import { CarParseError, VerificationError } from './errors.js'
 /** Blocks of a CAR keyed by binary CID. */
 export class BlockMap {
   private readonly map = new Map<string, Uint8Array>()
+  /** a Buffer over the CAR's memory: CIDs that are views into it are keyed without allocating */
+  private readonly backing: Buffer | undefined
+
+  constructor(backing?: ArrayBufferLike) {
+    this.backing = backing === undefined ? undefined : Buffer.from(backing)
+  }
+
+  private key(cid: Uint8Array): string {
+    const backing = this.backing
+    return backing !== undefined && cid.buffer === backing.buffer
+      ? backing.toString('latin1', cid.byteOffset, cid.byteOffset + cid.byteLength)
+      : cidKey(cid)
+  }
 
   get size(): number {
     return this.map.size
   }
   /** Block bytes for a binary CID, or undefined. */
   get(cid: Uint8Array): Uint8Array | undefined {
-    return this.map.get(cidKey(cid))
+    return this.map.get(this.key(cid))
   }
   has(cid: Uint8Array): boolean {
-    return this.map.has(cidKey(cid))
+    return this.map.has(this.key(cid))
   }
   set(cid: Uint8Array, bytes: Uint8Array): void {
-    this.map.set(cidKey(cid), bytes)
+    this.map.set(this.key(cid), bytes)
   }
   /** Iterates `[cid string, bytes]` (formats each CID: not for hot paths). */
   *entries(): IterableIterator<[string, Uint8Array]> {
@@ -50,7 +63,7 @@ export interface ReadCarOptions {
  */
 export const readCar = (bytes: Uint8Array, options: ReadCarOptions = {}): ParsedCar => {
   const verify = options.verifyBlocks ?? true
-  const blocks = new BlockMap()
+  const blocks = new BlockMap(bytes.buffer)
   let roots: Uint8Array[]
   let offset = 0
   try {

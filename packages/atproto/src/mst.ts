@@ -39,10 +39,14 @@ export const commonPrefixLength = (a: string | Uint8Array, b: string | Uint8Arra
   return i
 }
 
-/** Leaves of a tree in key order: `paths[i]` → record CID `cids[i]` (binary, a view into the CAR). */
+/**
+ * Leaves of a tree in key order: `paths[i]` → record CID `cids[i]` (binary, a view into the CAR)
+ * whose block is `blocks[i]`.
+ */
 export interface MstLeaves {
   paths: string[]
   cids: Uint8Array[]
+  blocks: Uint8Array[]
 }
 
 interface NodeEntry {
@@ -106,7 +110,7 @@ const isValidPathBytes = (key: Uint8Array): boolean => {
  * (`missing-block`) and its CID to be dag-cbor (`bad-record`). Throws `VerificationError`.
  */
 export const walkMst = (blocks: BlockMap, root: Uint8Array): MstLeaves => {
-  const out: MstLeaves = { paths: [], cids: [] }
+  const out: MstLeaves = { paths: [], cids: [], blocks: [] }
   const rootBytes = blocks.get(root)
   if (rootBytes === undefined) throw new VerificationError('missing-block', 'MST root node not in CAR', cidBytesToString(root))
   const node = decodeNode(root, rootBytes)
@@ -158,11 +162,13 @@ const walkNode = (
     if (recordCid[1] !== 0x71) {
       throw new VerificationError('bad-record', `record ${path} is not a dag-cbor CID`, cidBytesToString(recordCid))
     }
-    if (!blocks.has(recordCid)) {
+    const record = blocks.get(recordCid)
+    if (record === undefined) {
       throw new VerificationError('missing-block', `record block for ${path} not in CAR`, cidBytesToString(recordCid))
     }
     out.paths.push(path)
     out.cids.push(recordCid)
+    out.blocks.push(record)
     if (entry.t !== null) {
       if (layer === 0) throw badMst('layer-0 node has a subtree', cid)
       walkChild(blocks, entry.t.bytes, layer - 1, state, out)

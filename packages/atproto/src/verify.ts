@@ -3,7 +3,6 @@
  * → records, decoded lazily one at a time.
  */
 import { readCar } from './car.js'
-import type { BlockMap } from './car.js'
 import { cidBytesToString } from './cid.js'
 import { decodeCommit, verifyCommitSignature } from './commit.js'
 import { VerificationError } from './errors.js'
@@ -69,17 +68,17 @@ export const verifyRepoCar = async (bytes: Uint8Array, options: VerifyRepoOption
     dataCid: cidBytesToString(commit.data),
     version: commit.version,
     recordCount: leaves.paths.length,
-    records: { [Symbol.iterator]: () => iterateRecords(blocks, leaves) },
+    records: { [Symbol.iterator]: () => iterateRecords(leaves) },
   }
 }
 
-function* iterateRecords(blocks: BlockMap, leaves: MstLeaves): Generator<RepoRecord> {
-  const { paths, cids } = leaves
+function* iterateRecords(leaves: MstLeaves): Generator<RepoRecord> {
+  const { paths, cids, blocks } = leaves
   for (let i = 0; i < paths.length; i++) {
     const path = paths[i]!
     const cid = cids[i]!
     // presence was checked by the walk and the bytes against the CID by readCar
-    const bytes = blocks.get(cid)!
+    const bytes = blocks[i]!
     let record: LexRecord
     try {
       record = decodeLexRecord(bytes)
