@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Registry } from '@firehose/service'
+import { createTestDb, type TestDb } from '../test/db.js'
+import { createdAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
+import { createIndexerMetrics } from '../metrics.js'
+import { indexLabels } from '../labels.js'
+import { indexBatch } from './index-batch.js'
+
+let t: TestDb
+let rev = 5000
+const next = () => tid(rev++)
+const q = async (text: string, params: unknown[] = []) => (await t.database.pool.query(text, params)).rows
+
+beforeAll(async () => {
+  t = await createTestDb({ poolMax: 8 })
+})
+afterAll(async () => {
+  await t?.drop()
+})
+
+describe('indexBatch', () => {
+  it('a failing entry does not block the others; it is reported with its error', async () => {
+    const registry = new Registry()
+    const metrics = createIndexerMetrics(registry)
+    const a = did(100)
+    const good1 = writeEvent(a, 'app.bsky.feed.post', 'ok1', next(), { text: 'fine', createdAt })
+    // valid per lexicon, but Postgres refuses NUL in text columns: the batch transaction fails
+    const bad = writeEvent(a, 'app.bsky.feed.post', 'nul', next(), { text: 'bad\u0000byte', createdAt })
+    const good2 = writeEvent(a, 'app.bsky.feed.like', 'ok2', next(), { subject: strongRef(uriOf(a, 'app.bsky.feed.post', 'ok1')), createdAt })
+    const res = await indexBatch(t.database, [good1, bad, good2], { metrics })
+    expect(res.isolated).toBe(true)
+    expect(res.failed).toEqual([1])
+    expect(res.outcomes.map((o) => o.status)).toEqual(['applied', 'failed', 'applied'])
+    expect(res.outcomes[1]?.error?.name).toBe('BatchWriteError')
+    expect(await q(`SELECT uri FROM post WHERE creator = $1`, [a])).toEqual([{ uri: uriOf(a, 'app.bsky.feed.post', 'ok1') }])
+    expect(await q(`SELECT "likeCount"::int FROM post_agg WHERE uri = $1`, [uriOf(a, 'app.bsky.feed.post', 'ok1')])).toEqual([{ likeCount: 1 }])
+    const text = await registry.metrics()
+    expect(text).toContain('indexer_batch_isolations_total 1')
+    expect(text).toMatch(/indexer_records_written_total\{collection="app.bsky.feed.post",op="create"\} 1/)
+    expect(text).toMatch(/indexer_events_indexed_total\{type="create",outcome="failed"\} 1/)
+  })
+
+  it('same-batch reduction: the highest rev wins, a delete wins a tie, duplicates are unchanged', async () => {
+    const a = did(101)
+    const c = 'app.bsky.feed.post'
+    const r1 = next()
+    const r2 = next()
+    const r3 = next()
+    const v1 = writeEvent(a, c, 'x', r1, { text: 'v1', createdAt })
+    const v2 = writeEvent(a, c, 'x', r2, { text: 'v2', createdAt }, 'update')
+    const res = await indexBatch(t.database, [v2, v1, v2])
+    expect(res.outcomes.map((o) => o.status)).toEqual(['applied', 'stale', 'unchanged'])
+    expect(await q(`SELECT text FROM post WHERE uri = $1`, [uriOf(a, c, 'x')])).toEqual([{ text: 'v2' }])
+    // a write and a delete carrying the same rev: the delete wins, in either order
+    const w3 = writeEvent(a, c, 'x', r3, { text: 'v3', createdAt }, 'update')
+    const d3 = deleteEvent(a, c, 'x', r3)
+    const res2 = await indexBatch(t.database, [d3, w3])
+    expect(res2.outcomes.map((o) => o.status)).toEqual(['applied', 'stale'])
+    expect(await q(`SELECT * FROM post WHERE uri = $1`, [uriOf(a, c, 'x')])).toEqual([])
+    expect((await indexBatch(t.database, [w3])).outcomes[0]?.status).toBe('stale')
+  })
+
+  it('concurrent batches on one hot post leave exact counts (recount under lock)', async () => {
+    const subject = uriOf(did(102), 'app.bsky.feed.post', 'hot')
+    const batches = Array.from({ length: 8 }, (_, b) =>
+      Array.from({ length: 25 }, (_, i) =>
+        writeEvent(did(200 + b * 25 + i), 'app.bsky.feed.like', 'hot', next(), { subject: strongRef(subject), createdAt }),
+      ),
+    )
+    const results = await Promise.all(batches.map((batch) => indexBatch(t.database, batch)))
+    for (const r of results) expect(r.failed).toEqual([])
+    expect(await q(`SELECT "likeCount"::int FROM post_agg WHERE uri = $1`, [subject])).toEqual([{ likeCount: 200 }])
+  })
+})
+
+describe('indexLabels', () => {
+  it('upserts by (src, uri, cid, val); the newer cts wins; an early negation is kept', async () => {
+    const src = 'did:plc:labeler'
+    const uri = 'at://did:plc:x/app.bsky.feed.post/1'
+    const t1 = '2026-01-01T00:00:00.000Z'
+    const t2 = '2026-01-02T00:00:00.000Z'
+    // negation first (newer), then the label it negates (older): the negation stays
+    expect(await indexLabels(t.database, [{ src, uri, val: 'spam', neg: true, cts: t2 }])).toEqual(['applied'])
+    expect(await indexLabels(t.database, [{ src, uri, val: 'spam', cts: t1 }])).toEqual(['stale'])
+    expect(await q(`SELECT cid, neg, cts FROM label WHERE val = 'spam'`)).toEqual([{ cid: '', neg: true, cts: t2 }])
+    // a newer label re-applies it; within a batch the newest version wins
+    const t3 = '2026-01-03T00:00:00Z'
+    const out = await indexLabels(t.database, [
+      { src, uri, val: 'spam', cts: t3 },
+      { src, uri, val: 'spam', neg: true, cts: t1 },
+      { src, uri, cid: 'bafyx', val: 'spam', cts: t1, exp: '2030-01-01T00:00:00.000Z' },
+      { src, uri, val: 'x', cts: 'not a date' },
+    ])
+    expect(out).toEqual(['applied', 'stale', 'applied', 'invalid'])
+    expect(await q(`SELECT cid, neg, cts, exp FROM label WHERE val = 'spam' ORDER BY cid`)).toEqual([
+      { cid: '', neg: false, cts: t3, exp: null },
+      { cid: 'bafyx', neg: false, cts: t1, exp: '2030-01-01T00:00:00.000Z' },
+    ])
+  })
+})
