@@ -37,7 +37,7 @@ export const consumersCommands: Command[] = [
       const idleArg = str(ctx.args, 'idle')
       if (idleArg === undefined) throw new UsageError('--idle is required (e.g. --idle 1h): consumers quiet for longer are removed', 'consumers prune')
       const idle = parseDuration('idle', idleArg)
-      if (idle < 60_000) throw new UsageError(`--idle must be at least 1m (live consumers go quiet between reads), got "${idleArg}"`, 'consumers prune')
+      if (idle < 1000) throw new UsageError(`--idle must be at least 1s, got "${idleArg}"; use more than the workers' reclaim idle time`, 'consumers prune')
       const yes = flag(ctx.args, 'yes')
       const force = flag(ctx.args, 'force')
       const redis = await ctx.redis()
