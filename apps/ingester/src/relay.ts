@@ -1,0 +1,128 @@
+/**
+ * A relay or PDS: `com.atproto.sync.subscribeRepos` → `firehose_live` (one entry per repo
+ * operation, identity and account events) and `repo_backfill` (`#sync`, and commits whose blocks
+ * cannot be read, so that a backfiller re-fetches the repo). Decoding is `@firehose/atproto`'s.
+ */
+import { CommitBlockError, decodeFrame, firehoseMessageToEvents, type FirehoseResult } from '@firehose/atproto'
+import { encodeEvent, encodeRepoJob, streamForDid, type StreamEvent } from '@firehose/streams'
+import { toHttpBase } from './config.js'
+import { HostStream, type HostContext } from './host-stream.js'
+import { errorLabel, typeLabel } from './metrics.js'
+
+/** A decoded subscribeRepos frame: a message mapped to events/actions, or an error frame. */
+export type FirehoseFrame =
+  | { kind: 'message'; type: string; result: FirehoseResult }
+  | { kind: 'error'; error: string; message?: string }
+
+/**
+ * Frame bytes → decoded frame. Throws for a frame that cannot be decoded (`FrameDecodeError`,
+ * `CommitBlockError`). Injectable so that the bench can run the same pipeline with another decoder.
+ */
+export type FirehoseDecoder = (bytes: Uint8Array) => FirehoseFrame
+
+export const decodeFirehoseFrame: FirehoseDecoder = (bytes) => {
+  const frame = decodeFrame(bytes)
+  if (frame.kind === 'error') return frame
+  return { kind: 'message', type: frame.type, result: firehoseMessageToEvents(frame.type, frame.body) }
+}
+
+export class RelayStream extends HostStream {
+  private readonly httpBase: string
+
+  constructor(
+    ctx: HostContext,
+    host: string,
+    private readonly decode: FirehoseDecoder = decodeFirehoseFrame,
+  ) {
+    super(ctx, host, 'com.atproto.sync.subscribeRepos', ctx.config.firehoseStream, 'relay')
+    this.httpBase = toHttpBase(host)
+  }
+
+  protected defaultCursor(): number | undefined {
+    return undefined
+  }
+
+  protected handleFrame(bytes: Buffer): void {
+    let frame: FirehoseFrame
+    try {
+      frame = this.decode(bytes)
+    } catch (err) {
+      this.countFrame('undecodable')
+      if (err instanceof CommitBlockError) {
+        this.decodeError(err.reason, err, err.seq, bytes.length)
+        // the repo's commit is lost to us: have a backfiller fetch the whole repo again
+        if (err.did) this.enqueueBackfill(err.did, 'undecodable_commit')
+        if (err.seq !== undefined) this.handled(err.seq)
+      } else {
+        this.decodeError('frame', err, undefined, bytes.length)
+      }
+      return
+    }
+    if (frame.kind === 'error') {
+      this.countFrame('error')
+      this.onErrorFrame(frame.error, frame.message)
+      return
+    }
+    this.countFrame(typeLabel(frame.type))
+    const res = frame.result
+    switch (res.kind) {
+      case 'events': {
+        const { config, producer } = this.ctx
+        const events: StreamEvent[] = res.events as StreamEvent[]
+        for (const event of events) {
+          const stream = streamForDid(config.firehoseStream, event.did, config.streamShards)
+          this.checkpoint.track(stream, producer.add(stream, ['event', encodeEvent(event)]))
+        }
+        const last = events[events.length - 1]
+        if (last) this.lastTime = last.time
+        this.handled(res.seq)
+        return
+      }
+      case 'sync':
+        this.log.info({ did: res.did, rev: res.rev, seq: res.seq }, '#sync: repo state reset; enqueued for backfill')
+        this.enqueueBackfill(res.did, 'sync', res.rev)
+        this.lastTime = res.time
+        this.handled(res.seq)
+        return
+      case 'info':
+        this.ctx.metrics.infoMessages.inc({ host: this.name, name: errorLabel(res.name) })
+        if (res.name === 'OutdatedCursor') {
+          this.log.warn({ message: res.message, cursor: this.resumeSeq }, 'OutdatedCursor: the requested cursor is older than the host keeps; events in between are lost (backfill repos to recover)')
+        } else {
+          this.log.info({ name: res.name, message: res.message }, '#info message')
+        }
+        return
+      case 'unknown':
+        this.log.debug({ type: res.type, seq: res.seq }, 'unknown message type skipped')
+        if (res.seq !== undefined) this.handled(res.seq)
+        return
+    }
+  }
+
+  private enqueueBackfill(did: string, reason: string, rev?: string): void {
+    const { config, producer, metrics } = this.ctx
+    const stream = streamForDid(config.repoStream, did, config.streamShards)
+    const job = rev === undefined ? { did, host: this.httpBase } : { did, host: this.httpBase, rev }
+    this.checkpoint.track(stream, producer.add(stream, ['repo', encodeRepoJob(job)]))
+    metrics.backfillEnqueued.inc({ host: this.name, reason })
+  }
+
+  private onErrorFrame(error: string, message?: string): void {
+    this.ctx.metrics.errorFrames.inc({ host: this.name, error: errorLabel(error) })
+    switch (error) {
+      case 'FutureCursor':
+        // our cursor is ahead of the host's sequence (the host was reset or replaced): the only
+        // way forward is live; the stored cursor is overwritten by the new seqs
+        this.log.error({ message, cursor: this.resumeSeq }, 'FutureCursor: cursor ahead of the host; reconnecting live')
+        this.resumeSeq = undefined
+        break
+      case 'ConsumerTooSlow':
+        this.log.warn({ message, cursor: this.resumeSeq }, 'ConsumerTooSlow: the host dropped us; reconnecting from our cursor')
+        break
+      default:
+        this.log.error({ error, message }, 'error frame; reconnecting')
+    }
+    // the host closes the stream after an error frame; make sure of it
+    this.sub.reconnect(error)
+  }
+}
