@@ -3,11 +3,14 @@
  * building CID objects, and a cheap map key for binary CIDs.
  */
 import { hash } from 'node:crypto'
-import { cidBytesToString } from './lex.js'
+import { toBase32 } from '@atcute/multibase'
 
 export const CODEC_DCBOR = 0x71
 export const CODEC_RAW = 0x55
 const HASH_SHA256 = 0x12
+
+/** `b` + base32 of the binary CID: the atproto string form of a CIDv1. */
+export const cidBytesToString = (bytes: Uint8Array): string => `b${toBase32(bytes)}`
 
 export const sha256 = (data: Uint8Array): Buffer => hash('sha256', data, 'buffer')
 
@@ -38,4 +41,3 @@ export const cidForDagCbor = (data: Uint8Array): Uint8Array => {
 export const cidKey = (cid: Uint8Array): string =>
   Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('latin1')
 
-export { cidBytesToString }

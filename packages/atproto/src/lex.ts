@@ -5,7 +5,8 @@
  */
 import { BytesWrapper, decode as decodeCbor } from '@atcute/cbor'
 import { CidLinkWrapper } from '@atcute/cid'
-import { toBase32, toBase64 } from '@atcute/multibase'
+import { toBase64 } from '@atcute/multibase'
+import { cidBytesToString } from './cid.js'
 
 export type LexValue =
   | string
@@ -30,9 +31,6 @@ interface CidLike {
 }
 const isCidLike = (v: object): v is CidLike =>
   (v as { asCID?: unknown }).asCID === v && (v as { bytes?: unknown }).bytes instanceof Uint8Array
-
-/** `b` + base32 of the binary CID: the atproto string form of a CIDv1. */
-export const cidBytesToString = (bytes: Uint8Array): string => `b${toBase32(bytes)}`
 
 /**
  * Converts a freshly decoded DAG-CBOR value to lex JSON, **reusing it in place**: plain objects and

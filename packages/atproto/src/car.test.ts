@@ -1,0 +1,66 @@
+import { CarWriter } from '@ipld/car/writer'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { describe, expect, it } from 'vitest'
+import { readCar } from './car.js'
+import { encodeCar } from './car-write.js'
+import { cidBytesToString } from './cid.js'
+import { CarParseError, VerificationError } from './errors.js'
+
+const ipldCar = async (roots: CID[], blocks: Array<{ cid: CID; bytes: Uint8Array }>) => {
+  const { writer, out } = CarWriter.create(roots as never)
+  const chunks: Uint8Array[] = []
+  const done = (async () => {
+    for await (const c of out) chunks.push(c)
+  })()
+  for (const b of blocks) await writer.put(b as never)
+  await writer.close()
+  await done
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+describe('readCar', () => {
+  it('reads a CAR written by @ipld/car: roots, dag-cbor and raw blocks, as views into the input', async () => {
+    const a = dagCbor.encode({ hello: 'world' })
+    const b = new Uint8Array([1, 2, 3])
+    const aCid = CID.createV1(dagCbor.code, await sha256.digest(a))
+    const bCid = CID.createV1(raw.code, await sha256.digest(b))
+    const bytes = await ipldCar([aCid], [{ cid: aCid, bytes: a }, { cid: bCid, bytes: b }])
+    const car = readCar(bytes)
+    expect(car.roots.map(cidBytesToString)).toEqual([aCid.toString()])
+    expect(car.blocks.size).toBe(2)
+    const got = car.blocks.get(bCid.bytes)!
+    expect([...got]).toEqual([1, 2, 3])
+    expect(got.buffer).toBe(bytes.buffer) // no copy
+    expect([...car.blocks.entries()].map(([cid]) => cid).sort()).toEqual([aCid.toString(), bCid.toString()].sort())
+    // our writer produces the same bytes
+    expect(Buffer.from(encodeCar([aCid.bytes], [{ cid: aCid.bytes, bytes: a }, { cid: bCid.bytes, bytes: b }])).equals(Buffer.from(bytes))).toBe(true)
+  })
+
+  it('checks blocks against CIDs unless told not to', async () => {
+    const a = dagCbor.encode({ hello: 'world' })
+    const aCid = CID.createV1(dagCbor.code, await sha256.digest(a))
+    const bad = encodeCar([aCid.bytes], [{ cid: aCid.bytes, bytes: dagCbor.encode({ hello: 'there' }) }])
+    expect(() => readCar(bad)).toThrow(VerificationError)
+    expect(readCar(bad, { verifyBlocks: false }).blocks.size).toBe(1)
+  })
+
+  it('malformed and truncated input is a CarParseError', async () => {
+    const a = dagCbor.encode({ hello: 'world' })
+    const aCid = CID.createV1(dagCbor.code, await sha256.digest(a))
+    const good = encodeCar([aCid.bytes], [{ cid: aCid.bytes, bytes: a }])
+    for (let cut = 0; cut < good.length; cut++) {
+      // every strict prefix either fails to parse or (cut on a block boundary) has fewer blocks
+      try {
+        const car = readCar(good.subarray(0, cut))
+        expect(car.blocks.size).toBe(0)
+      } catch (err) {
+        expect(err).toBeInstanceOf(CarParseError)
+      }
+    }
+    expect(() => readCar(dagCbor.encode({ version: 2, roots: [] }))).toThrow(CarParseError)
+    expect(() => readCar(new Uint8Array([0xff, 0xff, 0xff]))).toThrow(CarParseError)
+  })
+})
