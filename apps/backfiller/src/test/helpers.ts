@@ -91,3 +91,13 @@ export async function metric(port: number, name: string, labels: Record<string, 
 export async function deleteStreams(redis: RedisClient, ...streams: string[]): Promise<void> {
   for (const s of streams) await redis.del(s, `${s}_dlq`)
 }
+
+/** Poll until `check` is true (no @firehose/testkit import: it loads dev-env, slow to collect). */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const start = Date.now()
+  while (Date.now() - start < timeoutMs) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
