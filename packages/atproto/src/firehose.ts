@@ -9,7 +9,7 @@
 import { BytesWrapper } from '@atcute/cbor'
 import { CidLinkWrapper } from '@atcute/cid'
 import { readCar, type BlockMap } from './car.js'
-import { cidBytesToString, cidMatchesBytes } from './cid.js'
+import { cidMatchesBytes } from './cid.js'
 import { CommitBlockError, FrameDecodeError } from './errors.js'
 import type { AccountEvent, IdentityEvent, StreamEvent } from './events.js'
 import type { FrameBody } from './frames.js'
@@ -137,7 +137,7 @@ const commitToEvents = (body: FrameBody): FirehoseResult => {
     } catch (err) {
       throw fail('bad-record', path, (err as Error).message, err)
     }
-    events.push({ type: action, seq, time, did, commit, rev, collection, rkey, cid: cidBytesToString(cid.bytes), record })
+    events.push({ type: action, seq, time, did, commit, rev, collection, rkey, cid: cid.$link, record })
   }
   return { kind: 'events', seq, events }
 }

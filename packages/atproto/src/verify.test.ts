@@ -154,6 +154,26 @@ describe('verifyRepoCar against @atproto/repo', () => {
     await expectReject(verifyRepoCar(tampered, { did: DID, signingKey: keypair.did() }), VerificationError, 'bad-commit')
   })
 
+  // @atproto/repo upgrades a v2 commit to v3 (adding a rev) before checking the signature, so it
+  // cannot verify a v2 signature over the original bytes; it is used here without the key.
+  it('accepts a legacy v2 commit, checking its signature over the original bytes', async () => {
+    const { roots, blocks } = carEntries(repo.car)
+    const commitIdx = blocks.findIndex((b) => cidBytesToString(b.cid) === cidBytesToString(roots[0]!))
+    const v3 = decode(blocks[commitIdx]!.bytes) as Record<string, unknown>
+    const { sig: _sig, rev: _rev, ...rest } = v3
+    const unsigned = { ...rest, version: 2 }
+    const sig = await keypair.sign(encode(unsigned))
+    const bytes = encode({ ...unsigned, sig: new BytesWrapper(sig) })
+    const cid = cidForDagCbor(bytes)
+    const v2car = rebuildCar([cid], blocks.map((b, i) => (i === commitIdx ? { cid, bytes } : b)))
+    const ours = await verifyRepoCar(v2car, { did: DID, signingKey: keypair.did() })
+    expect(ours.version).toBe(2)
+    expect(ours.recordCount).toBe(records.length)
+    expect([...ours.records]).toEqual(sortRecords(await oracleVerify(v2car, DID, undefined)))
+    const other = await Secp256k1Keypair.create()
+    await expectReject(verifyRepoCar(v2car, { did: DID, signingKey: other.did() }), VerificationError, 'bad-signature')
+  })
+
   it('rejects a malformed signing key', async () => {
     await expectReject(verifyRepoCar(repo.car, { did: DID, signingKey: 'did:key:zNope' }), VerificationError, 'bad-key')
   })

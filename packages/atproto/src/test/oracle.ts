@@ -40,7 +40,7 @@ export interface OracleRecord {
 }
 
 /** What @atproto/repo's readCarWithRoot + verifyRepo extract (records decoded with @ipld/dag-cbor). */
-export const oracleVerify = async (car: Uint8Array, did: string, signingKey: string): Promise<OracleRecord[]> => {
+export const oracleVerify = async (car: Uint8Array, did: string, signingKey: string | undefined): Promise<OracleRecord[]> => {
   const { root, blocks } = await readCarWithRoot(car)
   const verified = await verifyRepo(blocks, root, did, signingKey)
   return verified.creates.map((c) => {
