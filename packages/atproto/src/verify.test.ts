@@ -7,6 +7,7 @@ import { CarParseError, VerificationError } from './errors.js'
 import { buildRepoWithAtproto, carEntries, oracleVerify, rebuildCar, sortRecords } from './test/oracle.js'
 import { buildSignedRepo, generateRecords, type TestRecord } from './testing.js'
 import { verifyRepoCar } from './verify.js'
+import { backfillEvents } from './backfill-events.js'
 
 const DID = 'did:plc:oracletest0000000000000'
 
@@ -172,6 +173,16 @@ describe('verifyRepoCar against @atproto/repo', () => {
     expect([...ours.records]).toEqual(sortRecords(await oracleVerify(v2car, DID, undefined)))
     const other = await Secp256k1Keypair.create()
     await expectReject(verifyRepoCar(v2car, { did: DID, signingKey: other.did() }), VerificationError, 'bad-signature')
+  })
+
+  it('backfillEvents: one create per record (seq -2), then the repo event', async () => {
+    const built = await buildSignedRepo({ did: DID, count: 5 })
+    const verified = await verifyRepoCar(built.car, { did: DID, signingKey: built.signingKey })
+    const events = [...backfillEvents(verified, '2024-01-01T00:00:00.000Z')]
+    expect(events).toHaveLength(6)
+    const base = { seq: -2, time: '2024-01-01T00:00:00.000Z', did: DID, commit: built.commitCid, rev: built.rev }
+    expect(events[5]).toEqual({ type: 'repo', ...base })
+    expect(events.slice(0, 5)).toEqual(sortRecords(built.records).map((r) => ({ type: 'create', ...base, ...r })))
   })
 
   it('rejects a malformed signing key', async () => {
