@@ -1,28 +1,28 @@
 import { sql } from 'kysely'
 import type { AccountEvent } from '@firehose/streams'
-import { insertRows, type Tx } from './sql.js'
+import type { Tx } from './sql.js'
 
-const text = (names: string[]) => names.map((name) => ({ name, type: 'text' as const }))
-
-/** Make sure an actor row exists for each DID (bsky's views join on it). */
-export async function ensureActors(trx: Tx, firstSeen: ReadonlyMap<string, string>): Promise<void> {
-  await insertRows(
-    trx,
-    { table: 'actor', keyColumn: 'did', columns: text(['did', 'indexedAt']) },
-    [...firstSeen].sort(([a], [b]) => (a < b ? -1 : 1)).map(([did, indexedAt]) => ({ did, indexedAt })),
-    'ON CONFLICT (did) DO NOTHING',
-  )
-}
-
-/** Move `actor_sync` forward only: a commit replaces the stored one when its rev is greater. */
-export async function advanceSync(trx: Tx, latest: ReadonlyMap<string, { commit: string; rev: string }>): Promise<void> {
-  await insertRows(
-    trx,
-    { table: 'actor_sync', keyColumn: 'did', columns: text(['did', 'commitCid', 'repoRev']) },
-    [...latest].sort(([a], [b]) => (a < b ? -1 : 1)).map(([did, v]) => ({ did, commitCid: v.commit, repoRev: v.rev })),
-    `ON CONFLICT (did) DO UPDATE SET "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev"
-     WHERE actor_sync."repoRev" IS NULL OR actor_sync."repoRev" < excluded."repoRev"`,
-  )
+/**
+ * Make sure an actor row exists for each DID (bsky's views join on it), and move `actor_sync`
+ * forward only: a commit replaces the stored one when its rev is greater. One statement.
+ */
+export async function ensureActorsAndSync(
+  trx: Tx,
+  firstSeen: ReadonlyMap<string, string>,
+  latest: ReadonlyMap<string, { commit: string; rev: string }>,
+): Promise<void> {
+  if (firstSeen.size === 0 && latest.size === 0) return
+  const actors = [...firstSeen].sort(([a], [b]) => (a < b ? -1 : 1))
+  const syncs = [...latest].sort(([a], [b]) => (a < b ? -1 : 1))
+  await sql`WITH a AS (
+      INSERT INTO actor (did, "indexedAt")
+      SELECT * FROM unnest(${actors.map(([d]) => d)}::text[], ${actors.map(([, t]) => t)}::text[])
+      ON CONFLICT (did) DO NOTHING
+    )
+    INSERT INTO actor_sync (did, "commitCid", "repoRev")
+    SELECT * FROM unnest(${syncs.map(([d]) => d)}::text[], ${syncs.map(([, v]) => v.commit)}::text[], ${syncs.map(([, v]) => v.rev)}::text[])
+    ON CONFLICT (did) DO UPDATE SET "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev"
+    WHERE actor_sync."repoRev" IS NULL OR actor_sync."repoRev" < excluded."repoRev"`.execute(trx)
 }
 
 /**

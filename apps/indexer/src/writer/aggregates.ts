@@ -2,57 +2,80 @@ import { sql } from 'kysely'
 import type { AggKey, AggKind } from '../records/index.js'
 import { LOCK_AGG, lockKeys, type Tx } from './sql.js'
 
-interface Recount {
-  table: 'post_agg' | 'profile_agg'
+interface AggTable {
   key: 'uri' | 'did'
-  /** Count of base rows for key `k`. */
-  count: string
+  /** Counter column → count of base rows for key `k`. */
+  counts: Partial<Record<AggKind, string>>
 }
 
-const RECOUNTS: Record<AggKind, Recount> = {
-  likeCount: { table: 'post_agg', key: 'uri', count: `SELECT count(*) FROM "like" WHERE subject = k` },
-  repostCount: { table: 'post_agg', key: 'uri', count: `SELECT count(*) FROM repost WHERE subject = k` },
-  replyCount: {
-    table: 'post_agg',
+const TABLES: Record<'post_agg' | 'profile_agg', AggTable> = {
+  post_agg: {
     key: 'uri',
-    count: `SELECT count(*) FROM post WHERE "replyParent" = k AND ("violatesThreadGate" IS NULL OR "violatesThreadGate" = false)`,
+    counts: {
+      likeCount: `SELECT count(*) FROM "like" WHERE subject = x.k`,
+      repostCount: `SELECT count(*) FROM repost WHERE subject = x.k`,
+      replyCount: `SELECT count(*) FROM post WHERE "replyParent" = x.k AND ("violatesThreadGate" IS NULL OR "violatesThreadGate" = false)`,
+      quoteCount: `SELECT count(*) FROM quote WHERE subject = x.k`,
+    },
   },
-  quoteCount: { table: 'post_agg', key: 'uri', count: `SELECT count(*) FROM quote WHERE subject = k` },
-  followersCount: { table: 'profile_agg', key: 'did', count: `SELECT count(*) FROM follow WHERE "subjectDid" = k` },
-  followsCount: { table: 'profile_agg', key: 'did', count: `SELECT count(*) FROM follow WHERE creator = k` },
-  postsCount: { table: 'profile_agg', key: 'did', count: `SELECT count(*) FROM post WHERE creator = k` },
+  profile_agg: {
+    key: 'did',
+    counts: {
+      followersCount: `SELECT count(*) FROM follow WHERE "subjectDid" = x.k`,
+      followsCount: `SELECT count(*) FROM follow WHERE creator = x.k`,
+      postsCount: `SELECT count(*) FROM post WHERE creator = x.k`,
+    },
+  },
 }
+
+const tableOf = (kind: AggKind): 'post_agg' | 'profile_agg' =>
+  kind in TABLES.post_agg.counts ? 'post_agg' : 'profile_agg'
 
 /**
- * Recount the touched aggregates from the base tables: one statement per counter for the
- * whole batch, each hot row once however many events touched it. Counting (not incrementing)
- * makes replays and reordering harmless. The keys are first locked (advisory, sorted): a
- * recount must start after any concurrent batch that changed the same counter has committed,
- * or both could write a count that misses the other's rows.
+ * Recount the touched aggregates from the base tables: one statement per aggregate table for
+ * the whole batch, each hot row once however many events touched it, and only the counters
+ * that were touched. Counting (not incrementing) makes replays and reordering harmless. The
+ * keys are first locked (advisory, sorted): a recount must start after any concurrent batch
+ * that changed the same counter has committed, or both could write a count that misses the
+ * other's rows.
+ *
+ * A counter not touched keeps its stored value (sentinel -1 in the inserted row); a row that
+ * does not exist yet gets every counter counted.
  */
 export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promise<number> {
-  const byKind = new Map<AggKind, Set<string>>()
-  for (const k of keys) {
-    if (!k.key) continue
-    let set = byKind.get(k.kind)
-    if (!set) byKind.set(k.kind, (set = new Set()))
-    set.add(k.key)
+  const byTable = new Map<'post_agg' | 'profile_agg', Map<string, Set<AggKind>>>()
+  for (const { kind, key } of keys) {
+    if (!key) continue
+    const table = tableOf(kind)
+    let m = byTable.get(table)
+    if (!m) byTable.set(table, (m = new Map()))
+    let kinds = m.get(key)
+    if (!kinds) m.set(key, (kinds = new Set()))
+    kinds.add(kind)
   }
-  if (byKind.size === 0) return 0
+  if (byTable.size === 0) return 0
   await lockKeys(
     trx,
     LOCK_AGG,
-    [...byKind.entries()].flatMap(([kind, set]) => [...set].map((k) => `${RECOUNTS[kind].table}:${k}`)),
+    [...byTable].flatMap(([table, m]) => [...m.keys()].map((k) => `${table}:${k}`)),
   )
   let rows = 0
-  for (const [kind, set] of byKind) {
-    const r = RECOUNTS[kind]
-    const list = [...set].sort()
-    const col = `"${kind}"`
-    await sql`INSERT INTO ${sql.table(r.table)} (${sql.raw(r.key)}, ${sql.raw(col)})
-      SELECT k, (${sql.raw(r.count)}) FROM unnest(${list}::text[]) AS k
-      ON CONFLICT (${sql.raw(r.key)}) DO UPDATE SET ${sql.raw(col)} = excluded.${sql.raw(col)}
-      WHERE ${sql.raw(`${r.table}.${col}`)} IS DISTINCT FROM excluded.${sql.raw(col)}`.execute(trx)
+  for (const [table, m] of byTable) {
+    const spec = TABLES[table]
+    const kinds = Object.keys(spec.counts) as AggKind[]
+    const list = [...m.keys()].sort()
+    const flags = kinds.map((kind) => sql`${list.map((k) => m.get(k)?.has(kind) ?? false)}::boolean[]`)
+    const aliases = kinds.map((_, i) => `f${i}`).join(', ')
+    const values = kinds
+      .map((kind, i) => `CASE WHEN f${i} OR NOT EXISTS (SELECT 1 FROM ${table} WHERE ${spec.key} = x.k) THEN (${spec.counts[kind]}) ELSE -1 END`)
+      .join(', ')
+    const sets = kinds
+      .map((kind) => `"${kind}" = CASE WHEN excluded."${kind}" >= 0 THEN excluded."${kind}" ELSE ${table}."${kind}" END`)
+      .join(', ')
+    const changed = kinds.map((kind) => `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`).join(' OR ')
+    await sql`INSERT INTO ${sql.table(table)} (${sql.raw(spec.key)}, ${sql.raw(kinds.map((k) => `"${k}"`).join(', '))})
+      SELECT x.k, ${sql.raw(values)} FROM unnest(${list}::text[], ${sql.join(flags)}) AS x(k, ${sql.raw(aliases)})
+      ON CONFLICT (${sql.raw(spec.key)}) DO UPDATE SET ${sql.raw(sets)} WHERE ${sql.raw(changed)}`.execute(trx)
     rows += list.length
   }
   return rows

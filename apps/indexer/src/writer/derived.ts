@@ -40,8 +40,9 @@ async function deleteExtras(trx: Tx, module: RecordModule, uris: readonly string
 }
 
 /**
- * Replace the rows a record type derives from the given uris: every row of the old versions
- * goes, the rows of the new versions (`written`; absent = deleted) come in. Aggregates whose
+ * Replace the rows a record type derives from records: the rows of `uris` (old versions that
+ * may have rows: deleted or updated records) go, the rows of the new versions (`written`)
+ * come in. A create of a uri never stored has no rows to remove, so it is left out of `uris`. Aggregates whose
  * counts may change are pushed to `aggs`.
  *
  * Types unique per creator and subject (like, repost, follow, block) keep one row per group,
@@ -57,19 +58,37 @@ export async function replaceDerived(
   written: ReadonlyMap<string, ModuleRows>,
   aggs: AggKey[],
 ): Promise<void> {
-  if (uris.length === 0) return
-  await deleteExtras(trx, module, uris, aggs)
+  if (uris.length === 0 && written.size === 0) return
   const mainCols = module.main.columns.map((c) => c.name)
-  const removed = await deleteWhereIn(trx, module.main.table, 'uri', uris, mainCols)
-  for (const r of removed) aggs.push(...module.aggKeys(r))
-  const fresh = [...written.values()]
-  for (const r of fresh) aggs.push(...module.aggKeys(r.main))
+  let removed: Row[] = []
+  if (uris.length) {
+    await deleteExtras(trx, module, uris, aggs)
+    removed = await deleteWhereIn(trx, module.main.table, 'uri', uris, mainCols)
+    for (const r of removed) aggs.push(...module.aggKeys(r))
+  }
+  const all = [...written.values()].sort((a, b) => (String(a.main.uri) < String(b.main.uri) ? -1 : 1))
+  for (const r of all) aggs.push(...module.aggKeys(r.main))
   const group = module.uniqueGroup
   if (!group) {
-    await insertWithExtras(trx, module, fresh)
+    await insertWithExtras(trx, module, all)
     return
   }
   await deleteWhereIn(trx, 'duplicate_record', 'uri', uris)
+  // Fast path: insert in uri order, skipping conflicts; a group without a stored row has no
+  // duplicates either, so an inserted row is its group's lowest uri unless a conflict says
+  // otherwise. Only the groups that conflicted (or lost a row) are resolved below.
+  const inserted = new Set(
+    (await insertRows(trx, module.main, all.map((r) => r.main), IGNORE, ['uri'])).map((r) => String(r.uri)),
+  )
+  for (const [i, spec] of module.extra.entries()) {
+    await insertRows(
+      trx,
+      spec,
+      all.filter((r) => inserted.has(String(r.main.uri))).flatMap((r) => r.extra[i] ?? []),
+      IGNORE,
+    )
+  }
+  const fresh = all.filter((r) => !inserted.has(String(r.main.uri)))
   const gkey = (row: Row): string => JSON.stringify(group.map((c) => row[c] ?? null))
   const affected = new Map<string, Row>()
   for (const r of [...removed, ...fresh.map((f) => f.main)]) affected.set(gkey(r), r)
@@ -90,7 +109,7 @@ export async function replaceDerived(
       ).rows
     : []
 
-  type Member = { uri: string; rows: ModuleRows | null; storedRow: Row | null; cid: string; indexedAt: string }
+  type Member = { uri: string; rows: ModuleRows | null; storedRow: Row | null; cid: string; indexedAt: string; dup?: true }
   const members = new Map<string, Member[]>()
   const add = (m: Member, row: Row): void => {
     const k = gkey(row)
@@ -103,7 +122,7 @@ export async function replaceDerived(
   for (const d of dups) {
     const { did, collection, rkey } = parseUri(d.uri)
     const built = module.toRows({ uri: d.uri, did, collection, rkey, cid: d.cid, indexedAt: d.indexedAt }, JSON.parse(d.json) as LexRecord)
-    if (built) add({ uri: d.uri, rows: built, storedRow: null, cid: d.cid, indexedAt: d.indexedAt }, built.main)
+    if (built) add({ uri: d.uri, rows: built, storedRow: null, cid: d.cid, indexedAt: d.indexedAt, dup: true }, built.main)
   }
 
   const demote: string[] = []
@@ -118,7 +137,7 @@ export async function replaceDerived(
     if (current && current !== rep) demote.push(current.uri)
     if (rep.storedRow === null && rep.rows) {
       promote.push(rep.rows)
-      undup.push(rep.uri)
+      if (rep.dup) undup.push(rep.uri)
     }
     for (const m of list.slice(1)) duplicates.push({ uri: m.uri, cid: m.cid, duplicateOf: rep.uri, indexedAt: m.indexedAt })
   }

@@ -11,8 +11,14 @@ const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`
  * is `unnest`ed server-side, so the statement has as many parameters as columns (no 65535
  * parameter limit, little parse work) and is a plain unnamed statement (pgbouncer-safe).
  */
-export async function insertRows(trx: Tx, spec: TableSpec, rows: readonly Row[], onConflict = ''): Promise<void> {
-  if (rows.length === 0) return
+export async function insertRows(
+  trx: Tx,
+  spec: TableSpec,
+  rows: readonly Row[],
+  onConflict = '',
+  returning: readonly string[] = [],
+): Promise<Row[]> {
+  if (rows.length === 0) return []
   const names = spec.columns.map((c) => ident(c.name)).join(', ')
   const aliases = spec.columns.map((_, i) => `c${i}`)
   const selects = spec.columns
@@ -25,9 +31,11 @@ export async function insertRows(trx: Tx, spec: TableSpec, rows: readonly Row[],
     })
     return sql`${values}::text[]`
   })
-  await sql`INSERT INTO ${sql.table(spec.table)} (${sql.raw(names)})
+  const ret = returning.length ? ` RETURNING ${returning.map(ident).join(', ')}` : ''
+  const res = await sql<Row>`INSERT INTO ${sql.table(spec.table)} (${sql.raw(names)})
     SELECT ${sql.raw(selects)} FROM unnest(${sql.join(arrays)}) AS t(${sql.raw(aliases.join(', '))})
-    ${sql.raw(onConflict)}`.execute(trx)
+    ${sql.raw(onConflict + ret)}`.execute(trx)
+  return res.rows
 }
 
 /** DELETE … WHERE <column> = ANY($1) RETURNING the given columns. */

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { AccountEvent, IdentityEvent, RecordWriteEvent, RepoEvent } from '@firehose/streams'
 import { recordModules, type AggKey, type RecordModule } from '../records/index.js'
 import { recountAggregates } from './aggregates.js'
-import { advanceSync, applyAccountStatus, applyHandle, ensureActors, upstreamStatus } from './actors.js'
+import { applyAccountStatus, applyHandle, ensureActorsAndSync, upstreamStatus } from './actors.js'
 import { replaceDerived, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
 import { deleteWhereIn, insertRows, LOCK_DID, lockKeys, type Tx } from './sql.js'
@@ -82,25 +82,34 @@ export async function writeBatch(
   // Accounts deleted (by this batch's last account event, or already): their writes are skipped.
   const lastAccount = latestBy(accounts)
   const opDids = [...new Set(ops.map((o) => o.did))]
-  const storedStatus = opDids.length
-    ? await trx.selectFrom('actor').select(['did', 'upstreamStatus']).where('did', 'in', opDids).execute()
-    : []
-  const deleted = new Set(storedStatus.filter((a) => a.upstreamStatus === 'deleted').map((a) => a.did))
-  for (const [did, e] of lastAccount) {
-    if (upstreamStatus(e) === 'deleted') deleted.add(did)
-    else deleted.delete(did)
-  }
 
-  // Same-batch reduction, then the rev gate against stored versions and tombstones.
+  // Same-batch reduction, then the rev gate against stored versions and tombstones (and the
+  // accounts already deleted: read in the same statement).
   const { winners, losers } = reduceOps(ops)
   const uris = winners.map((w) => w.uri)
   const stored = new Map<string, { cid: string; rev: string | null }>()
   const tombs = new Map<string, string>()
+  const deleted = new Set<string>()
   if (uris.length) {
-    const rows = await trx.selectFrom('record').select(['uri', 'cid', 'rev']).where('uri', 'in', uris).execute()
-    for (const r of rows) stored.set(r.uri, { cid: r.cid, rev: r.rev })
-    const trows = await trx.selectFrom('record_tombstone').select(['uri', 'rev']).where('uri', 'in', uris).execute()
-    for (const t of trows) tombs.set(t.uri, t.rev)
+    const rows = await sql<{ uri: string; cid: string | null; rev: string | null; trev: string | null; stored: boolean }>`
+      SELECT u.uri, r.cid, r.rev, t.rev AS trev, r.uri IS NOT NULL AS stored
+      FROM unnest(${uris}::text[]) AS u(uri)
+      LEFT JOIN record r ON r.uri = u.uri LEFT JOIN record_tombstone t ON t.uri = u.uri
+      WHERE r.uri IS NOT NULL OR t.uri IS NOT NULL
+      UNION ALL
+      SELECT a.did, NULL, NULL, NULL, false FROM actor a
+      WHERE a.did = ANY(${opDids}::text[]) AND a."upstreamStatus" = 'deleted'`.execute(trx)
+    for (const r of rows.rows) {
+      if (!r.uri.startsWith('at://')) deleted.add(r.uri)
+      else {
+        if (r.stored) stored.set(r.uri, { cid: r.cid ?? '', rev: r.rev })
+        if (r.trev !== null) tombs.set(r.uri, r.trev)
+      }
+    }
+  }
+  for (const [did, e] of lastAccount) {
+    if (upstreamStatus(e) === 'deleted') deleted.add(did)
+    else deleted.delete(did)
   }
   const writes: (RecordOp & { event: RecordWriteEvent })[] = []
   const deletes: RecordOp[] = []
@@ -160,7 +169,7 @@ export async function writeBatch(
   for (const w of writes) {
     if (!w.module) continue
     const s = slot(w.module)
-    s.uris.push(w.uri)
+    if (stored.has(w.uri)) s.uris.push(w.uri)
     const rows = w.module.toRows(
       { uri: w.uri, did: w.did, collection: w.collection, rkey: w.rkey, cid: w.event.cid, indexedAt: w.time },
       w.event.record,
@@ -175,13 +184,12 @@ export async function writeBatch(
     const cur = firstSeen.get(e.did)
     if (cur === undefined || e.time < cur) firstSeen.set(e.did, e.time)
   }
-  await ensureActors(trx, firstSeen)
   const sync = new Map<string, { commit: string; rev: string }>()
   for (const e of [...ops, ...repos]) {
     const cur = sync.get(e.did)
     if (!cur || e.rev > cur.rev) sync.set(e.did, { commit: e.commit, rev: e.rev })
   }
-  await advanceSync(trx, sync)
+  await ensureActorsAndSync(trx, firstSeen, sync)
   const lastIdentity = latestBy(identities.map((i) => ({ ...i.event, index: i.index })))
   for (const [did, e] of lastIdentity) await applyHandle(trx, did, handles.get(e.index), e.time)
   for (const e of lastAccount.values()) {
