@@ -140,22 +140,31 @@ const walkNode = (
     if (layer === 0) throw badMst('layer-0 node has a subtree', cid)
     walkChild(blocks, node.l.bytes, layer - 1, state, out)
   }
-  let prev: Buffer = EMPTY
+  // the node's keys are rebuilt in one scratch buffer: each shares `p` bytes with the previous one
+  let key = Buffer.allocUnsafe(256)
+  let prevLen = 0
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const suffix = entry.k.buf
-    if (entry.p > prev.length) throw badMst('prefix longer than previous key', cid)
-    if (entry.p < prev.length && suffix.length > 0 && suffix[0] === prev[entry.p]) {
+    const p = entry.p
+    const len = p + suffix.length
+    if (p > prevLen) throw badMst('prefix longer than previous key', cid)
+    if (p < prevLen && suffix.length > 0 && suffix[0] === key[p]) {
       throw badMst('prefix compression is not maximal', cid)
     }
-    const key = Buffer.allocUnsafe(entry.p + suffix.length)
-    prev.copy(key, 0, 0, entry.p)
-    key.set(suffix, entry.p)
-    if (!isValidPathBytes(key)) throw badMst(`invalid repo path ${JSON.stringify(key.toString('latin1'))}`, cid)
-    const height = keyHeight(key)
+    if (len > key.length) {
+      const bigger = Buffer.allocUnsafe(len * 2)
+      key.copy(bigger, 0, 0, p)
+      key = bigger
+    }
+    key.set(suffix, p)
+    prevLen = len
+    const keyBytes = key.subarray(0, len)
+    if (!isValidPathBytes(keyBytes)) throw badMst(`invalid repo path ${JSON.stringify(keyBytes.toString('latin1'))}`, cid)
+    const height = keyHeight(keyBytes)
     if (layer === undefined) layer = height
     else if (height !== layer) throw badMst(`key on layer ${height} in a node on layer ${layer}`, cid)
-    const path = key.toString('latin1')
+    const path = key.toString('latin1', 0, len)
     if (path <= state.last) throw badMst(`keys out of order at ${JSON.stringify(path)}`, cid)
     state.last = path
     const recordCid = entry.v.bytes
@@ -173,7 +182,6 @@ const walkNode = (
       if (layer === 0) throw badMst('layer-0 node has a subtree', cid)
       walkChild(blocks, entry.t.bytes, layer - 1, state, out)
     }
-    prev = key
   }
 }
 
@@ -182,8 +190,6 @@ const walkChild = (blocks: BlockMap, cid: Uint8Array, layer: number, state: { la
   if (bytes === undefined) throw new VerificationError('missing-block', 'MST node not in CAR', cidBytesToString(cid))
   walkNode(blocks, cid, decodeNode(cid, bytes), layer, state, out)
 }
-
-const EMPTY = Buffer.alloc(0)
 
 const reconstructFirstKey = (entries: NodeEntry[], cid: Uint8Array): Uint8Array => {
   const first = entries[0]
