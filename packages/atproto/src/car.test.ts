@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
-import { readCar } from './car.js'
+import { BlockMap, readCar } from './car.js'
 import { encodeCar } from './car-write.js'
 import { cidBytesToString } from './cid.js'
 import { CarParseError, VerificationError } from './errors.js'
@@ -62,5 +62,33 @@ describe('readCar', () => {
     }
     expect(() => readCar(dagCbor.encode({ version: 2, roots: [] }))).toThrow(CarParseError)
     expect(() => readCar(new Uint8Array([0xff, 0xff, 0xff]))).toThrow(CarParseError)
+  })
+})
+
+describe('BlockMap', () => {
+  const cidWith = (i: number, sharedSlotBytes: boolean) => {
+    const cid = new Uint8Array(36)
+    cid.set([1, 0x71, 0x12, 32])
+    if (!sharedSlotBytes) new DataView(cid.buffer).setUint32(4, i * 2654435761)
+    new DataView(cid.buffer).setUint32(32, i)
+    return cid
+  }
+  it.each([false, true])('stores and finds thousands of blocks (all in one probe chain: %s)', (shared) => {
+    const map = new BlockMap()
+    const n = shared ? 3000 : 50_000
+    for (let i = 0; i < n; i++) map.set(cidWith(i, shared), new Uint8Array([i & 255]))
+    expect(map.size).toBe(n)
+    for (let i = 0; i < n; i += 7) expect(map.get(cidWith(i, shared))?.[0]).toBe(i & 255)
+    expect(map.has(cidWith(n + 1, shared))).toBe(false)
+    // same CID again replaces, does not grow
+    map.set(cidWith(5, shared), new Uint8Array([99]))
+    expect(map.size).toBe(n)
+    expect(map.get(cidWith(5, shared))?.[0]).toBe(99)
+  })
+  it('keys of other lengths', () => {
+    const map = new BlockMap()
+    map.set(new Uint8Array([1, 2, 3]), new Uint8Array([7]))
+    expect(map.get(new Uint8Array([1, 2, 3]))?.[0]).toBe(7)
+    expect(map.get(new Uint8Array([1, 2]))).toBeUndefined()
   })
 })
