@@ -37,9 +37,11 @@ const PATHS: Record<string, string[]> = {
  * Random repo histories for `dids` accounts: creates, updates and deletes across posts, likes,
  * reposts, follows, blocks and profiles, with strictly increasing revs (as in a real repo),
  * subjects chosen among a small set so that duplicates (two likes of one post) and replies
- * happen. Returned in rev order.
+ * happen. Returned in rev order. `updateGraph: false` never updates likes, reposts, follows
+ * and blocks (clients do not; bsky's indexer fails on an update that makes a duplicate).
  */
-export function generateHistory(seed: number, dids: number, ops: number): StreamEvent[] {
+export function generateHistory(seed: number, dids: number, ops: number, opts: { updateGraph?: boolean } = {}): StreamEvent[] {
+  const updateGraph = opts.updateGraph ?? true
   const r = rng(seed)
   const accounts = Array.from({ length: dids }, (_, i) => did(i + 1))
   const postUris = accounts.flatMap((d) => (PATHS[POST] ?? []).map((k) => uriOf(d, POST, k)))
@@ -53,7 +55,8 @@ export function generateHistory(seed: number, dids: number, ops: number): Stream
     const rev = tid(1000 + n)
     const time = new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString()
     const createdAt = r() < 0.5 ? baseCreatedAt : time
-    if (live.has(key) && r() < 0.4) {
+    const mutable = collection === POST || collection === 'app.bsky.actor.profile' || updateGraph
+    if (live.has(key) && (r() < 0.4 || !mutable)) {
       live.delete(key)
       events.push(deleteEvent(d, collection, rkey, rev, time))
       continue
