@@ -5,6 +5,7 @@ import { createdAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from '
 import { createIndexerMetrics } from '../metrics.js'
 import { indexLabels } from '../labels.js'
 import { indexBatch } from './index-batch.js'
+import { createDb } from '../db/database.js'
 
 let t: TestDb
 let rev = 5000
@@ -38,6 +39,29 @@ describe('indexBatch', () => {
     expect(text).toContain('indexer_batch_isolations_total 1')
     expect(text).toMatch(/indexer_records_written_total\{collection="app.bsky.feed.post",op="create"\} 1/)
     expect(text).toMatch(/indexer_events_indexed_total\{type="create",outcome="failed"\} 1/)
+  })
+
+  it('an unreachable database fails every entry at once, without per-entry retries', async () => {
+    const down = createDb('postgres://postgres@127.0.0.1:1/nowhere', 1, { connectionTimeoutMillis: 2000 })
+    try {
+      const a = did(150)
+      const events = [1, 2, 3].map((i) => writeEvent(a, 'app.bsky.feed.post', `p${i}`, next(), { text: 'x', createdAt }))
+      const res = await indexBatch(down, events)
+      expect(res.isolated).toBe(false)
+      expect(res.failed).toEqual([0, 1, 2])
+      expect(res.outcomes[0]?.error?.name).toBe('BatchWriteError')
+    } finally {
+      await down.close()
+    }
+  })
+
+  it('sets statement_timeout with SET LOCAL semantics when asked', async () => {
+    const a = did(151)
+    const res = await indexBatch(t.database, [writeEvent(a, 'app.bsky.feed.post', 'st', next(), { text: 'x', createdAt })], { statementTimeoutMs: 5000 })
+    expect(res.outcomes[0]?.status).toBe('applied')
+    // transaction-local: the pooled session is back to the default afterwards
+    const rows = await q(`SHOW statement_timeout`)
+    expect(rows[0]?.statement_timeout).toBe('0')
   })
 
   it('same-batch reduction: the highest rev wins, a delete wins a tie, duplicates are unchanged', async () => {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { StreamEvent } from '@firehose/streams'
 import type { Database } from '../db/database.js'
 import { collectionLabel, type IndexerMetrics } from '../metrics.js'
@@ -13,6 +14,8 @@ export interface IndexBatchOptions {
   metrics?: IndexerMetrics
   /** Attempts of the whole batch on deadlock / serialization failure before isolating. */
   retries?: number
+  /** `SET LOCAL statement_timeout` for each write transaction (pgbouncer-safe); none by default. */
+  statementTimeoutMs?: number
 }
 
 export interface BatchResult {
@@ -36,18 +39,36 @@ export class BatchWriteError extends Error {
 }
 
 const RETRYABLE = new Set(['40P01', '40001'])
-const isRetryable = (err: unknown): boolean =>
-  typeof err === 'object' && err !== null && RETRYABLE.has(String((err as { code?: unknown }).code))
+const sqlState = (err: unknown): string | undefined => {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+const isRetryable = (err: unknown): boolean => RETRYABLE.has(sqlState(err) ?? '')
+/**
+ * Whether a failed batch is worth retrying entry by entry: only when Postgres rejected
+ * something in it. A lost connection, an unreachable server or a server-side resource problem
+ * (SQLSTATE classes 08, 53, 57, 58) would fail every entry alike.
+ */
+const isDataError = (err: unknown): boolean => {
+  const code = sqlState(err)
+  return code !== undefined && !['08', '53', '57', '58'].includes(code.slice(0, 2))
+}
 
 async function inTransaction(
   database: Database,
   prepared: readonly Prepared[],
   handles: ReadonlyMap<number, string | null | undefined>,
   metrics: IndexerMetrics | undefined,
+  statementTimeoutMs: number | undefined,
 ): Promise<Map<number, EventOutcome>> {
   const end = metrics?.transactionDuration.startTimer()
   try {
-    const { outcomes, stats } = await database.db.transaction().execute((trx) => writeBatch(trx, prepared, handles))
+    const { outcomes, stats } = await database.db.transaction().execute(async (trx) => {
+      if (statementTimeoutMs !== undefined) {
+        await sql`SELECT set_config('statement_timeout', ${String(Math.max(0, Math.floor(statementTimeoutMs)))}, true)`.execute(trx)
+      }
+      return writeBatch(trx, prepared, handles)
+    })
     metrics?.aggregateRecounts.inc(stats.aggregateKeys)
     return outcomes
   } finally {
@@ -57,10 +78,10 @@ async function inTransaction(
 
 /**
  * Index a batch of stream events in ONE transaction (multi-row statements per table). When
- * that transaction fails (after retrying deadlocks), every entry is retried alone so one bad
- * entry cannot block the others; the result says which failed and why. Never throws for a
- * bad event; throws only when the database itself is unusable and even single entries fail
- * the same way (all entries then come back `failed`, so the caller can retry later).
+ * Postgres rejects that transaction (after retrying deadlocks), every entry is retried alone
+ * so one bad entry cannot block the others; the result says which failed and why. When the
+ * database itself is unreachable every entry comes back `failed` at once (no per-entry
+ * retries), so the caller can wait and redeliver. Never throws.
  */
 export async function indexBatch(
   database: Database,
@@ -87,7 +108,7 @@ export async function indexBatch(
   let attempts = Math.max(1, (opts.retries ?? 2) + 1)
   for (;;) {
     try {
-      const res = await inTransaction(database, prepared, handles, metrics)
+      const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs)
       for (const [i, o] of res) outcomes[i] = o
       break
     } catch (err) {
@@ -96,13 +117,20 @@ export async function indexBatch(
         outcomes[0] = { status: 'failed', error: new BatchWriteError((err as Error).message, 0, err) }
         break
       }
-      if (prepared.length === 0) throw err
+      if (prepared.length === 0) break
+      if (!isDataError(err)) {
+        for (const p of prepared) {
+          const index = p.kind === 'record' ? p.op.index : p.index
+          outcomes[index] = { status: 'failed', error: new BatchWriteError((err as Error).message, index, err) }
+        }
+        break
+      }
       isolated = true
       metrics?.batchIsolations.inc()
       for (const p of prepared) {
         const index = p.kind === 'record' ? p.op.index : p.index
         try {
-          const res = await inTransaction(database, [p], handles, metrics)
+          const res = await inTransaction(database, [p], handles, metrics, opts.statementTimeoutMs)
           for (const [i, o] of res) outcomes[i] = o
         } catch (e) {
           outcomes[index] = { status: 'failed', error: new BatchWriteError((e as Error).message, index, e) }
