@@ -119,7 +119,9 @@ export const backfillCommands: Command[] = [
   {
     name: 'backfill enqueue',
     usage: 'backfill enqueue (<did>… | --file <path|-> | --host <pds-url>) [--pds <url>] [--stream repo_backfill] [--limit N] [--active-only] [--dry-run]',
-    summary: 'add repos to repo_backfill: DIDs given, read from a file, or listed from a host with listRepos',
+    summary:
+      'add repos to repo_backfill: DIDs given, read from a file, or listed from a host with listRepos. ' +
+      "The backfiller resolves each DID's PDS; --pds (or a file line's host) is the fallback when the DID document names none",
     options: {
       file: { type: 'string', short: 'f' },
       host: { type: 'string' },
