@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'deploy/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'deploy/**/*.test.ts', 'tools/*/src/**/*.test.ts'],
     globalSetup: ['./scripts/vitest-global-setup.ts'],
     pool: 'forks',
     testTimeout: 120_000,

@@ -6,6 +6,7 @@ type RefLike = { uriStr: string; cidStr: string; rkey: string; raw: Ref }
 interface Actor {
   did: string
   name: string
+  handle: string
   posts: RefLike[]
   likes: Map<string, string> // subject uri -> like rkey
   reposts: Map<string, string>
@@ -60,8 +61,8 @@ export class Activity {
 
   async createAccounts(n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
-      const { did, name } = await createAccount(this.seed)
-      this.actors.push({ did, name, posts: [], likes: new Map(), reposts: new Map(), follows: new Set(), active: true })
+      const { did, name, handle } = await createAccount(this.seed)
+      this.actors.push({ did, name, handle, posts: [], likes: new Map(), reposts: new Map(), follows: new Set(), active: true })
       this.count('account')
     }
   }
@@ -151,8 +152,20 @@ export class Activity {
     }
     const handle = `${actor.name}h${++this.handleGen}.test`
     await this.seed.updateHandle(did, handle as `${string}.${string}`)
+    actor.handle = handle
     this.count('handle')
     return 'handle'
+  }
+
+  /** Change the handle of `did` now. */
+  async changeHandle(did: string): Promise<string> {
+    const actor = this.actors.find((a) => a.did === did)
+    if (!actor) throw new Error(`unknown actor ${did}`)
+    const handle = `${actor.name}h${++this.handleGen}.test`
+    await this.seed.updateHandle(did as `did:${string}:${string}`, handle as `${string}.${string}`)
+    actor.handle = handle
+    this.count('handle')
+    return handle
   }
 
   async run(steps: number): Promise<void> {

@@ -1,0 +1,3 @@
+export * from './apps.js'
+export * from './status.js'
+export * from './truth-compare.js'
