@@ -44,6 +44,6 @@ if [ -z "${BOOTSTRAP_SKIP_INSTALL:-}" ]; then
   (cd "$ROOT" && pnpm install --frozen-lockfile --prefer-offline >&2) || (cd "$ROOT" && pnpm install >&2)
 fi
 if [ -z "${BOOTSTRAP_SKIP_BUILD:-}" ]; then
-  (cd "$ROOT" && pnpm -s build >&2)
+  (cd "$ROOT" && pnpm -s exec turbo run build --output-logs=errors-only >&2)
 fi
 set +euo pipefail
