@@ -139,6 +139,12 @@ describe('subscribeRepos #commit → events', () => {
     expect(result.events[0]).toMatchObject({ record: post, time: TIME })
   })
 
+  it('a legacy tooBig commit asks for a backfill instead of failing on its missing blocks', async () => {
+    const a = await block(post)
+    const body = { seq: 43, rebase: false, tooBig: true, repo: DID, commit: a.cid, rev: '3kabd', since: null, blocks: new Uint8Array(0), ops: [{ action: 'create', path: 'app.bsky.feed.post/3kaaa', cid: a.cid }], blobs: [], time: TIME }
+    expect(map(frame({ op: 1, t: '#commit' }, body))).toEqual({ kind: 'sync', seq: 43, time: TIME, did: DID, rev: '3kabd' })
+  })
+
   it('a commit with a malformed body is a FrameDecodeError', () => {
     expect(() => map(frame({ op: 1, t: '#commit' }, { seq: 'x' }))).toThrow(FrameDecodeError)
     expect(() => firehoseMessageToEvents('#commit', { seq: 1, repo: DID, time: TIME, rev: 'r', commit: 'notacid', ops: [] })).toThrow(FrameDecodeError)

@@ -18,7 +18,10 @@ import { decodeLexRecord } from './lex.js'
 export type FirehoseResult =
   /** `#commit`, `#identity`, `#account`: the events to write (a commit with no ops gives none) */
   | { kind: 'events'; seq: number; events: StreamEvent[] }
-  /** `#sync`: the repo's state was reset; enqueue the DID for backfill */
+  /**
+   * `#sync` (the repo's state was reset), or a legacy `#commit` with `tooBig: true` (its ops'
+   * blocks were left out): enqueue the DID for backfill
+   */
   | { kind: 'sync'; seq: number; time: string; did: string; rev: string }
   | { kind: 'info'; name: string; message?: string }
   | { kind: 'unknown'; type: string; seq?: number }
@@ -96,6 +99,7 @@ const commitToEvents = (body: FrameBody): FirehoseResult => {
   if (!(commitLink instanceof CidLinkWrapper)) throw new FrameDecodeError('#commit message: `commit` is not a CID link')
   const ops = body.ops
   if (!Array.isArray(ops)) throw new FrameDecodeError('#commit message: `ops` is not an array')
+  if (body.tooBig === true) return { kind: 'sync', seq, time, did, rev }
   const commit = commitLink.$link
   const fail = (reason: CommitBlockError['reason'], path: string | undefined, message: string, cause?: unknown) =>
     new CommitBlockError(reason, seq, did, path, message, { cause })
