@@ -60,11 +60,14 @@ export async function startIngester(config: IngesterConfig, deps: IngesterDeps =
   const hosts: HostStream[] = [...relays, ...labelers]
 
   producer.on('full', (stream) => {
-    logger.warn({ stream }, 'producer full: pausing every socket')
+    // 'buffer' = more buffered than one pipeline holds (normal flow control, or Redis down);
+    // otherwise a stream is at its high-water mark
+    if (stream === 'buffer') logger.debug('producer buffer full: pausing every socket')
+    else logger.warn({ stream }, 'stream at its high-water mark: pausing every socket')
     for (const h of hosts) h.pause()
   })
   producer.on('drain', () => {
-    logger.info('producer writable: resuming sockets')
+    logger.debug('producer writable: resuming sockets')
     for (const h of hosts) h.resume()
   })
 

@@ -1,0 +1,129 @@
+// pnpm bench ingester: frames replayed at full speed from a local websocket server through the
+// ingester (a child process, as deployed) into Redis; ours (@firehose/atproto: @atcute) next to
+// the baseline decoding path (@ipld/dag-cbor + @ipld/car + multiformats + @atproto/repo) run
+// through the same ingester pipeline in the same run. Prints figures, then one JSON line.
+import { execFileSync, fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { WebSocketServer } from 'ws'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const N = Number(process.env.BENCH_FRAMES ?? 100_000)
+
+function ensureServices() {
+  if (process.env.REDIS_URL) return
+  const out = execFileSync('bash', [`${root}/scripts/services.sh`, 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  for (const line of out.split('\n')) {
+    const m = /^export ([A-Z_]+)='(.*)'$/.exec(line.trim())
+    if (m) process.env[m[1]] = m[2]
+  }
+  if (!process.env.REDIS_URL) throw new Error('services.sh did not export REDIS_URL')
+}
+
+function ensureBuilt() {
+  if (existsSync(`${root}/apps/ingester/dist/main.js`) && existsSync(`${root}/packages/atproto/dist/testing.js`)) return
+  execFileSync('pnpm', ['--filter', '@firehose/ingester...', 'build'], { cwd: root, stdio: 'inherit' })
+}
+
+const mb = (bytes) => Math.round(bytes / 1024 / 1024)
+const fmt = (n) => Math.round(n).toLocaleString('en-US')
+
+/** Decode every frame in-process (decode only, no Redis): frames/s and events. */
+function decodeOnly(decode, frames) {
+  let events = 0
+  const t0 = performance.now()
+  for (const f of frames) {
+    const r = decode(f)
+    if (r.kind === 'message' && r.result.kind === 'events') events += r.result.events.length
+  }
+  const s = (performance.now() - t0) / 1000
+  return { framesPerSec: frames.length / s, events }
+}
+
+/** One full run: a websocket server replays the frames to a fresh ingester child process. */
+async function pipelineRun(variant, frames, expectedEvents, redis) {
+  const id = randomBytes(4).toString('hex')
+  const stream = `bench_firehose_${variant}_${id}`
+  const repoStream = `bench_repo_${variant}_${id}`
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
+  await new Promise((r) => wss.once('listening', r))
+  const url = `ws://127.0.0.1:${wss.address().port}`
+  let t0 = 0
+  wss.on('connection', (ws) => {
+    t0 = performance.now()
+    let i = 0
+    const pump = () => {
+      while (i < frames.length && ws.bufferedAmount < 8 << 20) ws.send(frames[i++])
+      if (i < frames.length && ws.readyState === ws.OPEN) setImmediate(pump)
+    }
+    pump()
+  })
+  const child = fork(fileURLToPath(new URL('./child.mjs', import.meta.url)), [variant], {
+    env: {
+      PATH: process.env.PATH,
+      REDIS_URL: process.env.REDIS_URL,
+      LOG_LEVEL: 'warn',
+      INGESTER_RELAY_HOSTS: url,
+      INGESTER_FIREHOSE_STREAM: stream,
+      INGESTER_REPO_STREAM: repoStream,
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // e.g. BENCH_CHILD_ARGS=--cpu-prof to profile the ingester process
+    execArgv: (process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean),
+  })
+  await new Promise((resolve) => child.once('message', resolve))
+  const deadline = Date.now() + 300_000
+  let len = 0
+  while ((len = await redis.xlen(stream)) < expectedEvents) {
+    if (Date.now() > deadline) throw new Error(`${variant}: only ${len} of ${expectedEvents} events after 300 s`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  const seconds = (performance.now() - t0) / 1000
+  const report = new Promise((resolve) => child.on('message', (m) => typeof m === 'object' && resolve(m)))
+  child.send('stop')
+  const { maxRssMb } = await report
+  await new Promise((r) => wss.close(r))
+  await redis.del(stream, repoStream, `${stream}:cursor:${url.replace('ws://', '')}`)
+  return { framesPerSec: frames.length / seconds, eventsPerSec: len / seconds, seconds, peakRssMb: Math.round(maxRssMb), events: len }
+}
+
+async function main() {
+  ensureServices()
+  ensureBuilt()
+  const { recordPdsFrames, generateFrames, renumber } = await import('./frames.mjs')
+  const { decodeFirehoseFrame } = await import('@firehose/ingester')
+  const { baselineDecode } = await import('./baseline.mjs')
+
+  console.log('recording frames from a dev-env PDS…')
+  const real = await recordPdsFrames()
+  console.log(`  ${real.length} real frames recorded; generating 400 more`)
+  const generated = await generateFrames(400)
+  const frames = renumber([...real, ...generated], N)
+  const bytes = frames.reduce((n, f) => n + f.length, 0)
+  console.log(`  ${fmt(frames.length)} frames (${mb(bytes)} MB), real:generated pool ${real.length}:${generated.length}`)
+
+  const oursDecode = decodeOnly(decodeFirehoseFrame, frames)
+  const baseDecode = decodeOnly(baselineDecode, frames)
+  if (oursDecode.events !== baseDecode.events) throw new Error(`decoders disagree: ${oursDecode.events} vs ${baseDecode.events} events`)
+  const expectedEvents = oursDecode.events
+
+  const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null })
+  console.log('pipeline runs (websocket → ingester child → Redis)…')
+  const base = await pipelineRun('baseline', frames, expectedEvents, redis)
+  const ours = await pipelineRun('ours', frames, expectedEvents, redis)
+  await redis.quit()
+
+  const row = (name, d, p) =>
+    `${name.padEnd(44)} ${fmt(d.framesPerSec).padStart(10)} ${fmt(p.framesPerSec).padStart(10)} ${fmt(p.eventsPerSec).padStart(10)} ${String(p.peakRssMb).padStart(8)}`
+  console.log('')
+  console.log(`${'decoder'.padEnd(44)} ${'decode f/s'.padStart(10)} ${'frames/s'.padStart(10)} ${'events/s'.padStart(10)} ${'RSS MB'.padStart(8)}`)
+  console.log(row('ours: @atcute cbor/car/cid (@firehose/atproto)', oursDecode, ours))
+  console.log(row('baseline: @ipld dag-cbor/car + @atproto/repo', baseDecode, base))
+  console.log(`(${fmt(frames.length)} frames, ${fmt(expectedEvents)} events per run; decode f/s = decoding alone in-process; frames/s, events/s and peak RSS = the whole ingester process)`)
+  console.log(JSON.stringify({ bench: 'ingester', unit: 'frames/s', value: Math.round(ours.framesPerSec), baseline: Math.round(base.framesPerSec), ratio: Number((ours.framesPerSec / base.framesPerSec).toFixed(2)), peakRssMb: ours.peakRssMb }))
+}
+
+await main()
+process.exit(0)
