@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Activity, startNetwork, startPrivateServices, type LocalNetwork, type PrivateServices } from '@firehose/testkit'
+import { Activity, LocalLabeler, waitFor, startNetwork, startPrivateServices, type LocalNetwork, type PrivateServices } from '@firehose/testkit'
 import { createApps, type AppName, type AppProcess } from './apps.js'
 import { readTruth, waitForConvergence, type ExpectedActor } from './truth-compare.js'
 
@@ -20,13 +20,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 interface Run {
   services: PrivateServices
   net: LocalNetwork
+  labeler: LocalLabeler
   apps: Record<AppName, AppProcess>
   pool: pg.Pool
 }
 let current: Run | null = null
 afterEach(async () => {
   if (!current) return
-  const { apps, net, services, pool } = current
+  const { apps, net, services, pool, labeler } = current
   current = null
   for (const a of Object.values(apps)) {
     await a.stop('SIGTERM', 10_000).catch(() => undefined)
@@ -34,12 +35,14 @@ afterEach(async () => {
   }
   await pool.end().catch(() => undefined)
   await net.close().catch(() => undefined)
+  await labeler.close().catch(() => undefined)
   await services.stop().catch(() => undefined)
 })
 
 async function setUp(name: string): Promise<Run & { activity: Activity }> {
   const services = await startPrivateServices(name)
   const net = await startNetwork()
+  const labeler = await LocalLabeler.start()
   const activity = new Activity(net.seed, 42)
   // accounts and activity from before the pipeline existed: reached through listRepos + backfill
   await activity.createAccounts(4)
@@ -49,6 +52,7 @@ async function setUp(name: string): Promise<Run & { activity: Activity }> {
     redisUrl: services.redisUrl,
     databaseUrl: services.databaseUrl,
     relayHosts: [net.pdsUrl],
+    labelerHosts: [labeler.url],
     plcUrl: net.plcUrl,
     handleResolverUrl: net.pdsUrl,
     logDir: join(root, '.local', 'logs', name),
@@ -65,12 +69,19 @@ async function setUp(name: string): Promise<Run & { activity: Activity }> {
   }
   const pool = new pg.Pool({ connectionString: services.databaseUrl, max: 2 })
   pool.on('error', () => undefined)
-  current = { services, net, apps, pool }
+  current = { services, net, labeler, apps, pool }
   return { ...current, activity }
 }
 
 async function finish(run: Run & { activity: Activity }): Promise<void> {
-  const { activity, net, pool } = run
+  const { activity, net, pool, labeler } = run
+  // labels from a labeler (signed, over subscribeLabels): one applied, one applied then negated
+  const posts = activity.actors.flatMap((a) => a.posts)
+  const [p1, p2] = [posts[0], posts[1]]
+  if (!p1 || !p2) throw new Error('no posts to label')
+  await labeler.emit(p1.uriStr, 'spam')
+  await labeler.emit(p2.uriStr, 'nudity')
+  await labeler.emit(p2.uriStr, 'nudity', { neg: true })
   // a handle change and a deactivation, reflected in `actor`
   const [first, second] = activity.dids as [string, string]
   await activity.changeHandle(second)
@@ -79,6 +90,13 @@ async function finish(run: Run & { activity: Activity }): Promise<void> {
   const expected = truth.map((t) => (t.did === first ? { ...t, status: 'deactivated' } : t))
   const diffs = await waitForConvergence(pool, expected, 60_000)
   expect(diffs).toEqual([])
+  const liveLabels = async () => {
+    const labels = await pool.query('select src, uri, val, neg from label order by uri, val')
+    return labels.rows.filter((r: { neg: boolean }) => !r.neg).map((r: { src: string; uri: string; val: string }) => `${r.src} ${r.uri} ${r.val}`)
+  }
+  const want = [`${labeler.did} ${p1.uriStr} spam`]
+  await waitFor(async () => JSON.stringify(await liveLabels()) === JSON.stringify(want), 30_000, 'labels').catch(() => undefined)
+  expect(await liveLabels()).toEqual(want)
   const counts = expected.reduce((n, a) => n + a.records.length, 0)
   expect(counts).toBeGreaterThan(50)
   for (const a of Object.values(run.apps)) expect(a.running).toBe(true)
