@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { Activity, startNetwork, type LocalNetwork } from '@firehose/testkit'
+import { Activity, LocalLabeler, startNetwork, type LocalNetwork } from '@firehose/testkit'
 import { createApps, type AppName } from './apps.js'
 import { readStatus, renderStatus, type PipelineStatus } from './status.js'
 
@@ -25,13 +25,15 @@ const log = (msg: string) => console.log(`[pipeline] ${msg}`)
 
 let net: LocalNetwork | null = null
 let activity: Activity | null = null
+let labeler: LocalLabeler | null = null
 if (relays.length === 0) {
   log('no INGESTER_RELAY_HOSTS: starting an embedded AT Protocol network (PDS + PLC, @atproto/dev-env)')
   net = await startNetwork()
   activity = new Activity(net.seed, Date.now() % 100_000)
   await activity.createAccounts(5)
   await activity.run(40)
-  log(`PDS ${net.pdsUrl}, PLC ${net.plcUrl}; ${activity.actors.length} accounts exist before the pipeline starts (reached by listRepos + backfill)`)
+  labeler = await LocalLabeler.start()
+  log(`PDS ${net.pdsUrl}, PLC ${net.plcUrl}, labeler ${labeler.url}; ${activity.actors.length} accounts exist before the pipeline starts (reached by listRepos + backfill)`)
 }
 
 const apps = await createApps({
@@ -39,7 +41,7 @@ const apps = await createApps({
   redisUrl,
   databaseUrl,
   relayHosts: net ? [net.pdsUrl] : relays,
-  ...(env.INGESTER_LABELER_HOSTS ? { labelerHosts: env.INGESTER_LABELER_HOSTS.split(',') } : {}),
+  ...(labeler ? { labelerHosts: [labeler.url] } : env.INGESTER_LABELER_HOSTS ? { labelerHosts: env.INGESTER_LABELER_HOSTS.split(',') } : {}),
   plcUrl: net ? net.plcUrl : (env.PLC_URL ?? 'https://plc.directory'),
   ...(net ? { handleResolverUrl: net.pdsUrl } : env.HANDLE_RESOLVER_URL ? { handleResolverUrl: env.HANDLE_RESOLVER_URL } : {}),
   logDir: join(root, '.local', 'logs'),
@@ -61,7 +63,11 @@ const activityLoop = (async () => {
   while (!stopping) {
     try {
       if (++n % 50 === 0) await activity.createAccounts(1)
-      else await activity.step()
+      else if (n % 20 === 0 && labeler) {
+        const posts = activity.actors.flatMap((a) => a.posts)
+        const post = posts[Math.floor(Math.random() * posts.length)]
+        if (post) await labeler.emit(post.uriStr, ['spam', 'nudity', 'gore'][n % 3] as string)
+      } else await activity.step()
     } catch (err) {
       log(`activity step failed: ${(err as Error).message}`)
     }
@@ -96,6 +102,7 @@ async function shutdown(signal: string): Promise<void> {
     apps[name].close()
   }
   await net?.close()
+  await labeler?.close()
   await pool.end()
   redis.disconnect()
   process.exit(0)
