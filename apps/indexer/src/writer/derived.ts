@@ -15,11 +15,20 @@ function parseUri(uri: string): { did: string; collection: string; rkey: string 
   return { did, collection, rkey }
 }
 
+/**
+ * Insert main rows and their extras. A main row whose uri is already there (left by another
+ * writer without its `record` row) is replaced rather than failing the batch.
+ */
 async function insertWithExtras(trx: Tx, module: RecordModule, rows: readonly ModuleRows[]): Promise<void> {
+  const sets = module.main.columns
+    .filter((c) => c.name !== 'uri')
+    .map((c) => `"${c.name}" = excluded."${c.name}"`)
+    .join(', ')
   await insertRows(
     trx,
     module.main,
     rows.map((r) => r.main),
+    `ON CONFLICT (uri) DO UPDATE SET ${sets}`,
   )
   for (const [i, spec] of module.extra.entries()) {
     await insertRows(
@@ -89,6 +98,16 @@ export async function replaceDerived(
     )
   }
   const fresh = all.filter((r) => !inserted.has(String(r.main.uri)))
+  // A conflict on the uri itself (a row left by another writer without its `record` row):
+  // remove that row so the group is resolved from the new version.
+  const removedSet = new Set(uris)
+  const leftovers = fresh.map((r) => String(r.main.uri)).filter((u) => !removedSet.has(u))
+  if (leftovers.length) {
+    await deleteExtras(trx, module, leftovers, aggs)
+    const gone = await deleteWhereIn(trx, module.main.table, 'uri', leftovers, mainCols)
+    for (const r of gone) aggs.push(...module.aggKeys(r))
+    removed = [...removed, ...gone]
+  }
   const gkey = (row: Row): string => JSON.stringify(group.map((c) => row[c] ?? null))
   const affected = new Map<string, Row>()
   for (const r of [...removed, ...fresh.map((f) => f.main)]) affected.set(gkey(r), r)
