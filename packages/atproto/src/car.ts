@@ -1,108 +1,14 @@
 /**
- * CAR v1 → block map. Blocks are views into the input (no copies). By default every block is
- * checked against its CID (sha256; dag-cbor or raw codec).
+ * CAR v1 → block map. Blocks are views into the input (no copies, two small views per block).
+ * By default every block is checked against its CID (sha256; dag-cbor or raw codec).
  */
-import { fromUint8Array as readCarEntries } from '@atcute/car'
+import { decode as decodeCbor } from '@atcute/cbor'
 import { CidLinkWrapper } from '@atcute/cid'
-import { cidBytesToString, cidMatchesBytes } from './cid.js'
+import { BlockMap } from './block-map.js'
+import { cidBytesToString, cidMatchesBytes, CODEC_DCBOR, CODEC_RAW } from './cid.js'
 import { CarParseError, VerificationError } from './errors.js'
 
-const SEED_A = (Math.random() * 0x100000000) >>> 0
-const SEED_B = ((Math.random() * 0x100000000) >>> 0) | 1
-
-/**
- * Blocks of a CAR keyed by binary CID (36-byte sha256 CIDv1, or any other length).
- *
- * An open-addressing table over typed arrays instead of a `Map<string, …>`: no key string per
- * block, nothing for the GC to trace but the block views themselves, which matters for repos of
- * 100k+ blocks. The slot comes from digest bytes mixed with a per-process seed, so crafted CIDs
- * cannot cheaply pile into one probe chain.
- */
-export class BlockMap {
-  private cids: Uint8Array[] = []
-  private blocks: Uint8Array[] = []
-  /** entry index + 1 per slot, 0 = empty */
-  private table = new Int32Array(1024)
-  private mask = 1023
-
-  get size(): number {
-    return this.cids.length
-  }
-
-  /** Block bytes for a binary CID, or undefined. */
-  get(cid: Uint8Array): Uint8Array | undefined {
-    const i = this.find(cid)
-    return i < 0 ? undefined : this.blocks[i]
-  }
-
-  has(cid: Uint8Array): boolean {
-    return this.find(cid) >= 0
-  }
-
-  /** Adds a block (a later block with the same CID replaces the earlier one). */
-  set(cid: Uint8Array, bytes: Uint8Array): void {
-    const existing = this.find(cid)
-    if (existing >= 0) {
-      this.blocks[existing] = bytes
-      return
-    }
-    if ((this.cids.length + 1) * 2 > this.table.length) this.grow()
-    this.cids.push(cid)
-    this.blocks.push(bytes)
-    this.insert(cid, this.cids.length)
-  }
-
-  /** Iterates `[cid string, bytes]` (formats each CID: not for hot paths). */
-  *entries(): IterableIterator<[string, Uint8Array]> {
-    for (let i = 0; i < this.cids.length; i++) yield [cidBytesToString(this.cids[i]!), this.blocks[i]!]
-  }
-
-  private find(cid: Uint8Array): number {
-    const table = this.table
-    const mask = this.mask
-    for (let slot = slotOf(cid) & mask; ; slot = (slot + 1) & mask) {
-      const ref = table[slot]!
-      if (ref === 0) return -1
-      if (sameBytes(this.cids[ref - 1]!, cid)) return ref - 1
-    }
-  }
-
-  private insert(cid: Uint8Array, ref: number): void {
-    const table = this.table
-    const mask = this.mask
-    let slot = slotOf(cid) & mask
-    while (table[slot] !== 0) slot = (slot + 1) & mask
-    table[slot] = ref
-  }
-
-  private grow(): void {
-    this.table = new Int32Array(this.table.length * 2)
-    this.mask = this.table.length - 1
-    for (let i = 0; i < this.cids.length; i++) this.insert(this.cids[i]!, i + 1)
-  }
-}
-
-/** Slot hash: two words of the digest (bytes 4..11 of a sha256 CIDv1), seeded and mixed. */
-const slotOf = (cid: Uint8Array): number => {
-  const n = cid.length
-  if (n < 12) {
-    let h = SEED_A
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ cid[i]!, 0x01000193)
-    return h >>> 0
-  }
-  const a = ((cid[4]! << 24) | (cid[5]! << 16) | (cid[6]! << 8) | cid[7]!) ^ SEED_A
-  const b = (cid[8]! << 24) | (cid[9]! << 16) | (cid[10]! << 8) | cid[11]!
-  const h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b ^ (a >>> 15), SEED_B)
-  return (h ^ (h >>> 16)) >>> 0
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  const n = a.length
-  if (n !== b.length) return false
-  // the digest differs first; the 4-byte prefix (version, codec, hash, length) is checked last
-  for (let i = n - 1; i >= 0; i--) if (a[i] !== b[i]) return false
-  return true
-}
+export { BlockMap }
 
 export interface ParsedCar {
   /** root CIDs as binary CIDv1 (36 bytes) */
@@ -117,34 +23,72 @@ export interface ReadCarOptions {
 
 /**
  * Reads a CAR v1. Throws `CarParseError` for malformed or truncated input (including CIDs that
- * are not 36-byte sha256 CIDv1), and `VerificationError('cid-mismatch')` for a block whose
- * bytes do not hash to its CID.
+ * are not sha256 CIDv1 with the dag-cbor or raw codec), and `VerificationError('cid-mismatch')`
+ * for a block whose bytes do not hash to its CID.
  */
 export const readCar = (bytes: Uint8Array, options: ReadCarOptions = {}): ParsedCar => {
   const verify = options.verifyBlocks ?? true
+  const end = bytes.length
+  const [headerLength, headerStart] = readVarint(bytes, 0)
+  if (headerLength === 0) throw new CarParseError('CAR header is empty', 0)
+  const headerEnd = headerStart + headerLength
+  if (headerEnd > end) throw new CarParseError('CAR header is truncated', headerStart)
+  const roots = readHeader(bytes.subarray(headerStart, headerEnd))
   const blocks = new BlockMap()
-  let roots: Uint8Array[]
-  let offset = 0
-  try {
-    const reader = readCarEntries(bytes)
-    roots = reader.roots.map((root) => {
-      if (!(root instanceof CidLinkWrapper)) throw new CarParseError('CAR root is not a CID link')
-      return root.bytes
-    })
-    for (const entry of reader) {
-      offset = entry.entryEnd
-      if (verify && !cidMatchesBytes(entry.cid.bytes, entry.bytes)) {
-        throw new VerificationError(
-          'cid-mismatch',
-          'block bytes do not match their CID',
-          cidBytesToString(entry.cid.bytes),
-        )
-      }
-      blocks.set(entry.cid.bytes, entry.bytes)
+  let pos = headerEnd
+  while (pos < end) {
+    const entryStart = pos
+    const [length, cidStart] = readVarint(bytes, pos)
+    const entryEnd = cidStart + length
+    if (entryEnd > end) throw new CarParseError(`block at ${entryStart} is truncated`, entryStart)
+    if (length < 36) throw new CarParseError(`block at ${entryStart} is too short for a CID`, entryStart)
+    if (bytes[cidStart] !== 1 || bytes[cidStart + 2] !== 0x12 || bytes[cidStart + 3] !== 32) {
+      throw new CarParseError(`block at ${entryStart} does not have a sha256 CIDv1`, entryStart)
     }
-  } catch (err) {
-    if (err instanceof VerificationError || err instanceof CarParseError) throw err
-    throw new CarParseError(`malformed CAR: ${(err as Error).message}`, offset, { cause: err })
+    const codec = bytes[cidStart + 1]
+    if (codec !== CODEC_DCBOR && codec !== CODEC_RAW) {
+      throw new CarParseError(`block at ${entryStart} has unsupported codec 0x${codec!.toString(16)}`, entryStart)
+    }
+    const cid = bytes.subarray(cidStart, cidStart + 36)
+    const data = bytes.subarray(cidStart + 36, entryEnd)
+    if (verify && !cidMatchesBytes(cid, data)) {
+      throw new VerificationError('cid-mismatch', 'block bytes do not match their CID', cidBytesToString(cid))
+    }
+    blocks.set(cid, data)
+    pos = entryEnd
   }
   return { roots, blocks }
+}
+
+const readHeader = (bytes: Uint8Array): Uint8Array[] => {
+  let header: unknown
+  try {
+    header = decodeCbor(bytes)
+  } catch (err) {
+    throw new CarParseError(`CAR header is not DAG-CBOR: ${(err as Error).message}`, 0, { cause: err })
+  }
+  const { version, roots } = (header ?? {}) as { version?: unknown; roots?: unknown }
+  if (version !== 1) throw new CarParseError(`not a CAR v1 (version ${String(version)})`, 0)
+  if (!Array.isArray(roots)) throw new CarParseError('CAR header has no roots array', 0)
+  return roots.map((root: unknown) => {
+    if (!(root instanceof CidLinkWrapper)) throw new CarParseError('CAR root is not a CID link', 0)
+    return root.bytes
+  })
+}
+
+/** Unsigned LEB128 varint at `pos` → [value, next position]. At most 8 bytes (safe integers). */
+const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
+  let value = 0
+  let factor = 1
+  for (let i = 0; i < 8; i++) {
+    if (pos >= bytes.length) throw new CarParseError('truncated varint', pos)
+    const byte = bytes[pos++]!
+    value += (byte & 0x7f) * factor
+    if (byte < 0x80) {
+      if (byte === 0 && i > 0) throw new CarParseError('non-minimal varint', pos - 1)
+      return [value, pos]
+    }
+    factor *= 128
+  }
+  throw new CarParseError('varint too long', pos)
 }
