@@ -97,6 +97,28 @@ describe('indexBatch', () => {
   })
 })
 
+describe('indexBatch: sizes and unknown input', () => {
+  it('ignores event types it does not know; indexes a 5000-event batch (mostly duplicates) in one go', async () => {
+    const unknown = { type: 'unknown', rawType: 'sync' } as unknown as Parameters<typeof indexBatch>[1][number]
+    const events = Array.from({ length: 5000 }, (_, i) =>
+      writeEvent(did(1000 + (i % 700)), 'app.bsky.feed.like', tid(900_000 + i), next(), {
+        subject: strongRef(uriOf(did(5), 'app.bsky.feed.post', `s${i % 50}`)),
+        createdAt,
+      }),
+    )
+    const res = await indexBatch(t.database, [unknown, ...events])
+    expect(res.outcomes[0]?.status).toBe('ignored')
+    expect(res.failed).toEqual([])
+    expect(res.outcomes.filter((o) => o.status === 'applied')).toHaveLength(5000)
+    // 700 creators × 50 subjects with i % 700 fixing i % 50: 700 distinct (creator, subject)
+    // pairs, so 700 likes are kept and the other 4300 are duplicates of them
+    const sum = await q(`SELECT sum("likeCount")::int AS n FROM post_agg WHERE uri LIKE $1`, [`${uriOf(did(5), 'app.bsky.feed.post', 's')}%`])
+    expect(sum).toEqual([{ n: 700 }])
+    const dups = await q(`SELECT count(*)::int AS n FROM duplicate_record d JOIN "like" l ON l.uri = d."duplicateOf" WHERE d.uri > l.uri`)
+    expect(dups).toEqual([{ n: 4300 }])
+  })
+})
+
 describe('indexLabels', () => {
   it('upserts by (src, uri, cid, val); the newer cts wins; an early negation is kept', async () => {
     const src = 'did:plc:labeler'
