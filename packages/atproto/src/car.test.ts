@@ -61,6 +61,20 @@ describe('readCar', () => {
       }
     }
     expect(() => readCar(dagCbor.encode({ version: 2, roots: [] }))).toThrow(CarParseError)
+    // a CAR v2 pragma, a non-CID root, a dag-pb block, a CIDv0 block, an over-long varint
+    const header = (value: unknown) => {
+      const h = dagCbor.encode(value)
+      return new Uint8Array([h.length, ...h])
+    }
+    expect(() => readCar(header({ version: 2 }))).toThrow(CarParseError)
+    expect(() => readCar(header({ version: 1, roots: ['x'] }))).toThrow(CarParseError)
+    const dagPb = new Uint8Array(good)
+    dagPb[good.length - a.length - 35] = 0x70
+    expect(() => readCar(dagPb)).toThrow(/codec/)
+    const v0 = new Uint8Array([...header({ version: 1, roots: [] }), 34, 0x12, 0x20, ...new Uint8Array(32)])
+    expect(() => readCar(v0)).toThrow(CarParseError)
+    expect(() => readCar(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]))).toThrow(CarParseError)
+    expect(() => readCar(new Uint8Array([0x81, 0x00]))).toThrow(/non-minimal/)
     expect(() => readCar(new Uint8Array([0xff, 0xff, 0xff]))).toThrow(CarParseError)
   })
 })
