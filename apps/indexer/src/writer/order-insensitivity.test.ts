@@ -24,6 +24,10 @@ const TABLES: [string, string[]][] = [
   ['actor', ['indexedAt']],
 ]
 
+const TRUNCATE = `record, record_tombstone, post, feed_item, "like", repost, follow, actor_block, profile, post_agg,
+  profile_agg, duplicate_record, quote, post_embed_record, post_embed_image, post_embed_external, post_embed_video,
+  actor, actor_sync`
+
 async function snapshot(t: TestDb): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {}
   for (const [table, exclude] of TABLES) out[table] = await dumpTable(t.database, table, exclude)
@@ -47,13 +51,27 @@ describe('order-insensitivity', () => {
     await Promise.all([a?.drop(), b?.drop()])
   })
 
+  it('seed 4: 4 concurrent writers of shuffled batches == rev order one at a time', async () => {
+    await Promise.all([a, b].map((t) => t.database.pool.query(`TRUNCATE ${TRUNCATE}`)))
+    const history = generateHistory(4, 4, 400)
+    await applyAll(a, history.map((e) => [e]))
+    const r = rng(4 * 7919)
+    const mixed = shuffle(r, [...history, ...history.filter(() => r() < 0.2)])
+    const batches: StreamEvent[][] = []
+    for (let i = 0; i < mixed.length; i += 25) batches.push(mixed.slice(i, i + 25))
+    let next = 0
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let batch = batches[next++]; batch; batch = batches[next++]) await applyAll(b, [batch])
+      }),
+    )
+    const [sa, sb] = await Promise.all([snapshot(a), snapshot(b)])
+    for (const [table] of TABLES) expect(sb[table], table).toEqual(sa[table])
+  })
+
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: rev order one at a time == shuffled, 20% duplicates, random batch sizes`, async () => {
-      await Promise.all([a, b].map((t) => t.database.pool.query(
-        `TRUNCATE record, record_tombstone, post, feed_item, "like", repost, follow, actor_block, profile, post_agg,
-           profile_agg, duplicate_record, quote, post_embed_record, post_embed_image, post_embed_external, post_embed_video,
-           actor, actor_sync`,
-      )))
+      await Promise.all([a, b].map((t) => t.database.pool.query(`TRUNCATE ${TRUNCATE}`)))
       const history = generateHistory(seed, 4, 400)
       await applyAll(a, history.map((e) => [e]))
 
