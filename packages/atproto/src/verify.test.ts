@@ -7,6 +7,10 @@ import { CarParseError, VerificationError } from './errors.js'
 import { buildRepoWithAtproto, carEntries, oracleVerify, rebuildCar, sortRecords } from './test/oracle.js'
 import { buildSignedRepo, generateRecords, type TestRecord } from './testing.js'
 import { verifyRepoCar } from './verify.js'
+import { Secp256k1PrivateKeyExportable } from '@atcute/crypto'
+import { encodeCar } from './car-write.js'
+import { signCommit } from './commit.js'
+import { buildMst } from './mst-build.js'
 import { backfillEvents } from './backfill-events.js'
 
 const DID = 'did:plc:oracletest0000000000000'
@@ -183,6 +187,27 @@ describe('verifyRepoCar against @atproto/repo', () => {
     const base = { seq: -2, time: '2024-01-01T00:00:00.000Z', did: DID, commit: built.commitCid, rev: built.rev }
     expect(events[5]).toEqual({ type: 'repo', ...base })
     expect(events.slice(0, 5)).toEqual(sortRecords(built.records).map((r) => ({ type: 'create', ...base, ...r })))
+  })
+
+  it('a record block that is not a DAG-CBOR map fails when reached, as bad-record', async () => {
+    const key = await Secp256k1PrivateKeyExportable.createKeypair()
+    const good = encode({ $type: 'com.example.a', n: 1 })
+    const notMap = encode([1, 2, 3])
+    const unsorted = new Uint8Array([0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02]) // keys out of order
+    const blocks = [good, notMap, unsorted].map((bytes) => ({ cid: cidForDagCbor(bytes), bytes }))
+    const nodes: Array<{ cid: Uint8Array; bytes: Uint8Array }> = []
+    const data = buildMst(
+      blocks.map((b, i) => ({ key: `com.example.a/${i}`, cid: b.cid })),
+      (cid, bytes) => nodes.push({ cid, bytes }),
+    )
+    const commit = await signCommit({ did: DID, data, rev: '3kaaaaaaaaaaa' }, key)
+    const commitCid = cidForDagCbor(commit)
+    const car = encodeCar([commitCid], [{ cid: commitCid, bytes: commit }, ...nodes, ...blocks])
+    const verified = await verifyRepoCar(car, { did: DID, signingKey: await key.exportPublicKey('did') })
+    expect(verified.recordCount).toBe(3)
+    const it = verified.records[Symbol.iterator]()
+    expect(it.next().value).toMatchObject({ rkey: '0', record: { $type: 'com.example.a', n: 1 } })
+    expect(() => it.next()).toThrow(expect.objectContaining({ name: 'VerificationError', reason: 'bad-record' }))
   })
 
   it('rejects a malformed signing key', async () => {
