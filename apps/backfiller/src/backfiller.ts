@@ -59,6 +59,8 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
     logger: logger.child({ subsystem: 'producer' }),
     metrics: createProducerMetrics(registry, 'backfiller'),
   })
+  // every repo in flight may wait for 'drain' at once
+  producer.setMaxListeners(config.concurrency + 16)
   const abort = new AbortController()
   const deps: RepoProcessorDeps = {
     identity: overrides.identity ?? createRepoIdentityResolver({ redis, plcUrl: config.plcUrl, timeoutMs: config.httpTimeoutMs, cacheTtlMs: config.didCacheTtlMs }),

@@ -54,7 +54,7 @@ export function loadConfig(env: Env = process.env): BackfillerConfig {
       retryMaxMs: r.int('BACKFILLER_RETRY_MAX_BACKOFF_MS', 30_000, { min: 1 }),
       highWaterMark: r.int('BACKFILLER_HIGH_WATER_MARK', 1_000_000, { min: 1 }),
       maxRepoBytes: r.int('BACKFILLER_MAX_REPO_BYTES', 512 * 1024 * 1024, { min: 1024 }),
-      maxBytesInFlight: r.int('BACKFILLER_MAX_BYTES_IN_FLIGHT', 256 * 1024 * 1024, { min: 1024 }),
+      maxBytesInFlight: r.int('BACKFILLER_MAX_BYTES_IN_FLIGHT', 64 * 1024 * 1024, { min: 1024 }),
       hostRps: r.int('BACKFILLER_HOST_RPS', 10, { min: 1, max: 100_000 }),
       maxRateLimitWaitMs: r.int('BACKFILLER_MAX_RATE_LIMIT_WAIT_SECS', 300, { min: 1 }) * 1000,
       claimIdleMs: r.int('BACKFILLER_CLAIM_IDLE_MS', 60_000, { min: 100 }),

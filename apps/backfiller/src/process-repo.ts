@@ -10,17 +10,17 @@ import {
   encodeEvent,
   SEQ_BACKFILL,
   streamForDid,
-  type RecordWriteEvent,
+  type RepoEvent,
   type RepoBackfillJob,
   type StreamProducer,
 } from '@firehose/streams'
-import type { ByteBudget } from './byte-budget.js'
+import type { BudgetLease, ByteBudget } from './byte-budget.js'
 import { RateLimitedError, ShutdownError } from './errors.js'
 import { fetchRepoCar, getRepoUrl } from './fetch-repo.js'
 import type { RepoIdentityResolver, RepoSource } from './identity.js'
 import type { BackfillerMetrics } from './metrics.js'
 import type { HostRateLimiter } from './rate-limit.js'
-import type { RepoVerifier } from './verifier.js'
+import type { RepoVerifier, VerifiedRepoView } from './verifier.js'
 
 export interface RepoProcessorDeps {
   identity: RepoIdentityResolver
@@ -55,32 +55,58 @@ export async function processRepo(job: RepoBackfillJob, attempt: number, d: Repo
   const source = await d.identity.resolve(job.did, job.host, attempt > 1)
   const lease = d.budget.open()
   try {
-    const car = await fetchPolitely(job.did, source, d, lease)
-    d.metrics.bytesInFlight.set(d.budget.inUse)
+    const { head, records, bytes } = await fetchAndVerify(job.did, source, d, lease)
     checkOpen(d.signal)
-    const endVerify = d.metrics.verifySeconds.startTimer()
-    const repo = await d.verify(car, { did: job.did, signingKey: source.signingKey })
-    // Records decode lazily; a block that matches its CID but is not a valid record must fail the
-    // repo before its first event is written, so decode them all once here (and again to emit:
-    // cheaper than holding a second copy of a large repo).
-    let decoded = 0
-    for (const _ of repo.records) decoded++
-    endVerify()
-    if (decoded !== repo.recordCount) throw new Error(`verifier reported ${repo.recordCount} records but yielded ${decoded}`)
-    checkOpen(d.signal)
-    const records = await emit(job.did, repo, d)
-    return { records, rev: repo.rev, bytes: car.byteLength }
+    await emit(head, records, d)
+    return { records: records.length, rev: head.rev, bytes }
   } finally {
     lease.release()
     d.metrics.bytesInFlight.set(d.budget.inUse)
   }
 }
 
+/** The CAR and its block index live only in this call: emission holds just the records' JSON. */
+async function fetchAndVerify(did: string, source: RepoSource, d: RepoProcessorDeps, lease: BudgetLease) {
+  const car = await fetchPolitely(did, source, d, lease)
+  d.metrics.bytesInFlight.set(d.budget.inUse)
+  checkOpen(d.signal)
+  const endVerify = d.metrics.verifySeconds.startTimer()
+  const repo = await d.verify(car, { did, signingKey: source.signingKey })
+  // Records decode lazily, and a block that matches its CID may still not be a valid record:
+  // decode them all (into their JSON, needed anyway) before the first event is written. The
+  // JSON is about the CAR's size: reserve that too.
+  await lease.reserve(car.byteLength, d.signal)
+  d.metrics.bytesInFlight.set(d.budget.inUse)
+  const records = await recordsJson(repo, d.signal)
+  endVerify()
+  return { head: { did, commit: repo.commitCid, rev: repo.rev }, records, bytes: car.byteLength }
+}
+
+/**
+ * Each record as the tail of its `create` event's JSON (`"collection":…,"record":…}`); the head,
+ * common to the repo, is prepended when writing. Yields to the event loop now and then so that a
+ * 100k-record repo does not hold up the others (and the heartbeats).
+ */
+async function recordsJson(repo: VerifiedRepoView, signal: AbortSignal): Promise<(string | undefined)[]> {
+  const out: (string | undefined)[] = []
+  for (const r of repo.records) {
+    out.push(`"collection":${JSON.stringify(r.collection)},"rkey":${JSON.stringify(r.rkey)},"cid":${JSON.stringify(r.cid)},"record":${JSON.stringify(r.record)}}`)
+    if (out.length % YIELD_EVERY === 0) {
+      await new Promise((resolve) => setImmediate(resolve))
+      checkOpen(signal)
+    }
+  }
+  if (out.length !== repo.recordCount) throw new Error(`verifier reported ${repo.recordCount} records but yielded ${out.length}`)
+  return out
+}
+
+const YIELD_EVERY = 2000
+
 async function fetchPolitely(
   did: string,
   source: RepoSource,
   d: RepoProcessorDeps,
-  lease: ReturnType<ByteBudget['open']>,
+  lease: BudgetLease,
 ): Promise<Uint8Array> {
   const host = getRepoUrl(source.service, did).host
   for (let limited = 0; ; ) {
@@ -117,33 +143,25 @@ async function fetchPolitely(
   }
 }
 
-async function emit(did: string, repo: Awaited<ReturnType<RepoVerifier>>, d: RepoProcessorDeps): Promise<number> {
-  const stream = streamForDid(d.settings.outStream, did, d.settings.streamShards)
+/** The `create` events in chunks of BACKFILLER_BATCH_SIZE, pausing at the high-water mark, then the `repo` event. */
+async function emit(head: { did: string; commit: string; rev: string }, records: (string | undefined)[], d: RepoProcessorDeps): Promise<void> {
+  const stream = streamForDid(d.settings.outStream, head.did, d.settings.streamShards)
   const time = new Date().toISOString()
+  // same JSON as encodeEvent({ type: 'create', seq, time, did, commit, rev, collection, rkey, cid, record })
+  const prefix = `{"type":"create","seq":${SEQ_BACKFILL},"time":${JSON.stringify(time)},"did":${JSON.stringify(head.did)},"commit":${JSON.stringify(head.commit)},"rev":${JSON.stringify(head.rev)},`
   const written = new Set<Promise<void>>()
-  let n = 0
-  const event: RecordWriteEvent = {
-    type: 'create', seq: SEQ_BACKFILL, time, did, commit: repo.commitCid, rev: repo.rev,
-    collection: '', rkey: '', cid: '', record: {},
-  }
-  for (const r of repo.records) {
-    if (n % d.settings.batchSize === 0) {
+  for (let i = 0; i < records.length; i++) {
+    if (i % d.settings.batchSize === 0) {
       await d.producer.waitUntilWritable()
       checkOpen(d.signal)
     }
-    event.collection = r.collection
-    event.rkey = r.rkey
-    event.cid = r.cid
-    event.record = r.record
-    written.add(d.producer.add(stream, ['event', encodeEvent(event)]))
-    n++
+    written.add(d.producer.add(stream, ['event', prefix + (records[i] as string)]))
+    records[i] = undefined // written or buffered: let it go
   }
   await d.producer.waitUntilWritable()
-  written.add(
-    d.producer.add(stream, ['event', encodeEvent({ type: 'repo', seq: SEQ_BACKFILL, time, did, commit: repo.commitCid, rev: repo.rev })]),
-  )
+  const repoEvent: RepoEvent = { type: 'repo', seq: SEQ_BACKFILL, time, ...head }
+  written.add(d.producer.add(stream, ['event', encodeEvent(repoEvent)]))
   await Promise.all(written)
-  return n
 }
 
 function checkOpen(signal: AbortSignal): void {

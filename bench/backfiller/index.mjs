@@ -1,0 +1,88 @@
+// `pnpm bench backfiller`: repos served from a local HTTP server (generated signed CARs of 1k,
+// 10k and 100k records) are fetched, verified and emitted into Redis by a backfiller at
+// concurrency 20 — once with our verifier (@firehose/atproto on @atcute) and once with
+// @atproto/repo's verifyRepoCar path (the baseline), each in its own process so that peak RSS is
+// the backfiller's alone. Last line: {"bench":"backfiller","unit":"records/s",...}.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { buildSignedRepo } from '@firehose/atproto/testing'
+import { report } from '../lib/report.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..')
+const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20'
+// size → number of repos: 40×1k + 6×10k + 2×100k = 300k records
+const MIX = (process.env.BENCH_MIX ?? '1000:40,10000:6,100000:2').split(',').map((s) => s.split(':').map(Number))
+
+if (!process.env.REDIS_URL) {
+  const out = execFileSync('bash', [join(root, 'scripts/services.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  for (const line of out.split('\n')) {
+    const m = /^export ([A-Z_]+)='(.*)'$/.exec(line.trim())
+    if (m) process.env[m[1]] = m[2]
+  }
+}
+
+// Generated CARs are cached across runs (generation, not verification, is the slow part here).
+const dir = join(tmpdir(), `fw-bench-backfiller-${MIX.map(([s, n]) => `${s}x${n}`).join('-')}`)
+const jobsFile = join(dir, 'jobs.json')
+if (!existsSync(jobsFile)) {
+  mkdirSync(dir, { recursive: true })
+  const index = {}
+  const jobs = []
+  const t0 = performance.now()
+  let k = 0
+  for (const [size, n] of MIX) {
+    for (let i = 0; i < n; i++) {
+      const did = `did:plc:bench${String(k++).padStart(19, '0')}`
+      const repo = await buildSignedRepo({ did, count: size })
+      writeFileSync(join(dir, `${k}.car`), repo.car)
+      index[did] = { file: `${k}.car`, signingKey: repo.signingKey }
+      jobs.push({ did, records: size, bytes: repo.car.length })
+    }
+  }
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(index))
+  writeFileSync(jobsFile, JSON.stringify(jobs))
+  console.log(`generated ${jobs.length} signed repos in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${dir}`)
+}
+const jobs = JSON.parse(readFileSync(jobsFile, 'utf8'))
+const totalRecords = jobs.reduce((n, j) => n + j.records, 0)
+const totalMb = jobs.reduce((n, j) => n + j.bytes, 0) / 1024 / 1024
+console.log(`backfiller heap cap: ${HEAP_MB === '0' ? 'none' : `--max-old-space-size=${HEAP_MB}`} (baseline: none)`)
+console.log(`repos: ${MIX.map(([s, n]) => `${n}×${s}`).join(' + ')} = ${totalRecords} records, ${totalMb.toFixed(0)} MB of CARs; concurrency ${CONCURRENCY}`)
+
+const server = spawn(process.execPath, [join(here, 'serve.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+const serverUrl = await new Promise((resolve, reject) => {
+  server.stdout.once('data', (d) => resolve(String(d).trim()))
+  server.once('exit', (code) => reject(new Error(`server exited ${code}`)))
+})
+
+// Our backfiller runs with the V8 heap cap a deployment gives it (apps/backfiller/README.md:
+// NODE_OPTIONS=--max-old-space-size, below the container's mem_limit); without one V8 grows the
+// heap lazily far past the live set. The baseline needs more than 1.5 GB and runs uncapped.
+const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
+function run(verifier) {
+  const flags = verifier === 'atcute' && HEAP_MB !== '0' ? [`--max-old-space-size=${HEAP_MB}`] : []
+  const out = execFileSync(process.execPath, [...flags, join(here, 'run.mjs'), verifier, serverUrl, jobsFile, CONCURRENCY], {
+    encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024,
+  })
+  const line = out.trim().split('\n').pop()
+  return JSON.parse(line)
+}
+
+try {
+  const results = []
+  for (const verifier of ['atcute', 'atproto-repo']) {
+    const r = run(verifier)
+    results.push(r)
+    const label = verifier === 'atcute' ? 'backfiller (@firehose/atproto verifier)' : 'baseline  (@atproto/repo verifyRepoCar)'
+    console.log(`${label}: ${r.records} records in ${(r.ms / 1000).toFixed(2)} s = ${r.recordsPerSec} records/s verified and emitted, peak RSS ${r.peakRssMb} MB`)
+  }
+  const [ours, base] = results
+  console.log(`ratio: ${(ours.recordsPerSec / base.recordsPerSec).toFixed(2)}×   (goal: ≥ 40000 records/s, ≥ 4×, peak RSS < 500 MB)`)
+  report({ bench: 'backfiller', unit: 'records/s', value: ours.recordsPerSec, baseline: base.recordsPerSec, peakRssMb: ours.peakRssMb })
+} finally {
+  server.kill('SIGTERM')
+}
