@@ -16,10 +16,10 @@ export class BlockMap {
   private cids: Uint8Array[] = []
   private blocks: Uint8Array[] = []
   /** per slot: entry index + 1, 0 = empty */
-  private refs = new Int32Array(1024)
+  private refs = new Int32Array(16)
   /** per slot: the entry's full hash, so probes and growth touch only these two arrays */
-  private hashes = new Int32Array(1024)
-  private mask = 1023
+  private hashes = new Int32Array(16)
+  private mask = 15
 
   get size(): number {
     return this.cids.length
