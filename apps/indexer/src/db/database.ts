@@ -15,7 +15,8 @@ export interface Database {
 }
 
 export interface CreateDbOptions {
-  /** Idle connections kept open (DB_POOL_MIN_IDLE); pg's pool has no min, so this is advisory. */
+  /** Idle connections kept open rather than closed after `idleTimeoutMillis` (DB_POOL_MIN_IDLE). */
+  minIdle?: number
   idleTimeoutMillis?: number
   connectionTimeoutMillis?: number
 }
@@ -27,9 +28,14 @@ export class DbConfigError extends Error {
 export function createDb(url: string, poolMax: number, opts: CreateDbOptions = {}): Database {
   if (!url) throw new DbConfigError('database url is required')
   if (!Number.isInteger(poolMax) || poolMax < 1) throw new DbConfigError('poolMax must be a positive integer')
+  const minIdle = opts.minIdle ?? 0
+  if (!Number.isInteger(minIdle) || minIdle < 0 || minIdle > poolMax) {
+    throw new DbConfigError('minIdle must be an integer between 0 and poolMax')
+  }
   const pool = new pg.Pool({
     connectionString: url,
     max: poolMax,
+    min: minIdle,
     idleTimeoutMillis: opts.idleTimeoutMillis ?? 30_000,
     connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 10_000,
   })

@@ -64,6 +64,9 @@ describe('app.bsky.feed.post', () => {
     expect((await indexBatch(t.database, [e2])).outcomes[0]?.status).toBe('stale')
     expect(await q(`SELECT * FROM post WHERE uri = $1`, [uriOf(b, POST, 'reply')])).toEqual([])
     expect((await indexBatch(t.database, [e1])).outcomes[0]?.status).toBe('unchanged')
+    // the delete again is unchanged; an older delete is stale
+    expect((await indexBatch(t.database, [e4])).outcomes[0]?.status).toBe('unchanged')
+    expect((await indexBatch(t.database, [deleteEvent(b, POST, 'reply', e3.rev)])).outcomes[0]?.status).toBe('stale')
   })
 })
 

@@ -127,7 +127,8 @@ export async function writeBatch(
       if (status === 'applied') writes.push(w)
     } else {
       if (cur && cur.rev !== null && w.rev < cur.rev) status = 'stale'
-      else if (!cur && tomb !== undefined && tomb >= w.rev) status = 'unchanged'
+      else if (!cur && tomb !== undefined && tomb > w.rev) status = 'stale'
+      else if (!cur && tomb === w.rev) status = 'unchanged'
       else status = 'applied'
       if (status === 'applied') deletes.push(w)
     }
