@@ -1,0 +1,57 @@
+/**
+ * Emission respects the output stream's high-water mark: with nobody reading, the backfiller
+ * pauses (nothing dropped, nothing trimmed); as a reader drains the stream it resumes and the
+ * repo completes with every record.
+ */
+import { buildSignedRepo } from '@firehose/atproto/testing'
+import { decodeEvent } from '@firehose/streams'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startBackfiller, type Backfiller } from './backfiller.js'
+import { startFakeNetwork, type FakeNetwork } from './test/fake-network.js'
+import { deleteStreams, enqueue, newRedis, randomDid, testConfig, waitFor } from './test/helpers.js'
+
+describe('high-water mark', () => {
+  const redis = newRedis()
+  let net: FakeNetwork
+  let bf: Backfiller
+  const config = testConfig({ highWaterMark: 150, batchSize: 50 })
+
+  beforeAll(async () => {
+    net = await startFakeNetwork()
+    config.plcUrl = net.url
+  })
+  afterAll(async () => {
+    await bf?.close()
+    await net?.close()
+    await deleteStreams(redis, config.inStream, config.outStream)
+    await redis.quit()
+  })
+
+  it('pauses at the mark and completes as the stream drains', async () => {
+    const repo = await buildSignedRepo({ did: randomDid(), count: 600 })
+    net.add({ did: repo.did, signingKey: repo.signingKey, car: repo.car })
+    bf = await startBackfiller(config)
+    await enqueue(redis, config.inStream, repo.did, net.url)
+    await waitFor(async () => (await redis.xlen(config.outStream)) >= 150, 10_000, 'the stream to reach the mark')
+    await new Promise((r) => setTimeout(r, 600))
+    const len = await redis.xlen(config.outStream)
+    expect(len).toBeGreaterThanOrEqual(150)
+    expect(len).toBeLessThanOrEqual(150 + 50)
+
+    // a slow reader: take 100 entries at a time
+    const seen: string[] = []
+    let done = false
+    await waitFor(async () => {
+      const rows = (await redis.xrange(config.outStream, '-', '+', 'COUNT', 100)) as [string, string[]][]
+      if (rows.length > 0) await redis.xdel(config.outStream, ...rows.map((r) => r[0]))
+      for (const [, f] of rows) {
+        const ev = decodeEvent(f[1] ?? '')
+        if (ev.type === 'create') seen.push(`${ev.collection}/${ev.rkey}`)
+        if (ev.type === 'repo') done = true
+      }
+      return done
+    }, 30_000, 'the repo to complete')
+    expect(new Set(seen).size).toBe(600)
+    expect(seen).toHaveLength(600)
+  })
+})
