@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Database as BskyDatabase } from '@atproto/bsky'
-import { migrate } from './migrator.js'
+import pg from 'pg'
+import { migrate, MigrationError } from './migrator.js'
 import { migrations } from './migrations/index.js'
 import { createTestDb, type TestDb } from '../test/db.js'
 import { indexBatch } from '../writer/index-batch.js'
@@ -56,6 +57,29 @@ describe('migrations', () => {
     expect(applied).toEqual(migrations.map((m) => m.name).sort())
     const rows = await t.database.pool.query('SELECT name FROM indexer_migration ORDER BY name')
     expect(rows.rows.map((r: { name: string }) => r.name)).toEqual(migrations.map((m) => m.name).sort())
+  })
+
+  it('give up waiting for a table lock after lock_timeout (and retry), instead of queueing behind readers', async () => {
+    t = await createTestDb({ migrated: false })
+    const first = migrations[0]
+    if (!first) throw new Error('no migrations')
+    await migrate(t.database, { migrations: [first] })
+    const reader = new pg.Client({ connectionString: t.directUrl })
+    await reader.connect()
+    try {
+      await reader.query('BEGIN')
+      await reader.query('LOCK TABLE record IN ACCESS SHARE MODE')
+      const start = Date.now()
+      const err = await migrate(t.database, { lockTimeoutMs: 200, attempts: 2 }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(MigrationError)
+      expect((err as MigrationError).migration).toBe(migrations[1]?.name)
+      expect(Date.now() - start).toBeLessThan(10_000)
+      await reader.query('ROLLBACK')
+      const res = await migrate(t.database, { lockTimeoutMs: 200 })
+      expect(res.applied).toEqual(migrations.slice(1).map((m) => m.name))
+    } finally {
+      await reader.end()
+    }
   })
 
   it('run over DATABASE_MIGRATION_URL (direct) when given', async () => {

@@ -29,6 +29,13 @@ export interface MigrateOptions {
   migrationUrl?: string
   /** Override the list (tests). */
   migrations?: readonly Migration[]
+  /**
+   * `lock_timeout` for the DDL (default 10 s): an ALTER waiting behind a long AppView query
+   * would otherwise block every query queued after it. On timeout the migration is retried.
+   */
+  lockTimeoutMs?: number
+  /** Attempts when the DDL times out waiting for a table lock (default 5). */
+  attempts?: number
 }
 
 /**
@@ -42,30 +49,45 @@ export async function migrate(target: Database | string, opts: MigrateOptions = 
   const own = url !== undefined ? createDb(url, 1) : undefined
   const database = own ?? (target as Database)
   const list = opts.migrations ?? allMigrations
+  const lockTimeout = `${Math.max(1, Math.floor(opts.lockTimeoutMs ?? 10_000))}ms`
+  let attempts = Math.max(1, opts.attempts ?? 5)
   try {
-    return await database.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.execute(trx)
-      await sql`CREATE TABLE IF NOT EXISTS indexer_migration (
-        name character varying PRIMARY KEY,
-        "appliedAt" character varying NOT NULL
-      )`.execute(trx)
-      const done = new Set((await trx.selectFrom('indexer_migration').select('name').execute()).map((r) => r.name))
-      const applied: string[] = []
-      for (const m of list) {
-        if (done.has(m.name)) continue
-        for (const stmt of m.statements) {
-          try {
-            await sql.raw(stmt).execute(trx)
-          } catch (err) {
-            throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, m.name, err)
-          }
-        }
-        await trx.insertInto('indexer_migration').values({ name: m.name, appliedAt: new Date().toISOString() }).execute()
-        applied.push(m.name)
+    for (;;) {
+      try {
+        return await migrateOnce(database, list, lockTimeout)
+      } catch (err) {
+        const code = err instanceof MigrationError ? (err.cause as { code?: unknown })?.code : undefined
+        if (code !== '55P03' || --attempts <= 0) throw err
       }
-      return { applied }
-    })
+    }
   } finally {
     if (own) await own.close()
   }
+}
+
+async function migrateOnce(database: Database, list: readonly Migration[], lockTimeout: string): Promise<MigrateResult> {
+  return database.db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.execute(trx)
+    // after the advisory lock (which must wait as long as another migrator runs)
+    await sql`SELECT set_config('lock_timeout', ${lockTimeout}, true)`.execute(trx)
+    await sql`CREATE TABLE IF NOT EXISTS indexer_migration (
+      name character varying PRIMARY KEY,
+      "appliedAt" character varying NOT NULL
+    )`.execute(trx)
+    const done = new Set((await trx.selectFrom('indexer_migration').select('name').execute()).map((r) => r.name))
+    const applied: string[] = []
+    for (const m of list) {
+      if (done.has(m.name)) continue
+      for (const stmt of m.statements) {
+        try {
+          await sql.raw(stmt).execute(trx)
+        } catch (err) {
+          throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, m.name, err)
+        }
+      }
+      await trx.insertInto('indexer_migration').values({ name: m.name, appliedAt: new Date().toISOString() }).execute()
+      applied.push(m.name)
+    }
+    return { applied }
+  })
 }
