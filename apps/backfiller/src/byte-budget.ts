@@ -21,15 +21,18 @@ export class ByteBudget {
     return this.used
   }
 
-  /** A handle for one repo's bytes; `release()` it when the repo is done (idempotent). */
+  /**
+   * A handle for one repo's bytes; `release()` it when the repo is done (idempotent). A repo
+   * joins the admission order with its first reservation (its first body bytes), so one waiting
+   * on a 429 does not hold up the others.
+   */
   open(): BudgetLease {
-    const id = this.nextId++
-    this.holders.set(id, 0)
-    return new BudgetLease(this, id)
+    return new BudgetLease(this, this.nextId++)
   }
 
   /** @internal */
   async reserve(id: number, bytes: number, signal?: AbortSignal): Promise<void> {
+    if (!this.holders.has(id)) this.holders.set(id, 0)
     while (!this.fits(id, bytes)) {
       if (signal?.aborted) return
       await new Promise<void>((resolve) => {
@@ -48,6 +51,7 @@ export class ByteBudget {
     if (held === undefined) return
     this.holders.delete(id)
     this.used -= held
+    if (held === 0 && this.waiters.length === 0) return
     // wake everyone: each re-checks (the oldest may have changed)
     const waiters = this.waiters.splice(0)
     for (const w of waiters) w.wake()

@@ -103,9 +103,20 @@ async function readBody(res: Response, o: FetchRepoOptions, length: number | und
   return Buffer.concat(chunks, total)
 }
 
+/** The start of an error body (at most 4 KiB); the rest is discarded. */
 async function readSmallBody(res: Response): Promise<string> {
-  const text = await res.text()
-  return text.slice(0, 4096)
+  const reader = res.body?.getReader()
+  if (!reader) return ''
+  const chunks: Uint8Array[] = []
+  let total = 0
+  while (total < 4096) {
+    const { done, value } = await reader.read()
+    if (done) break
+    chunks.push(value)
+    total += value.length
+  }
+  await reader.cancel().catch(() => undefined)
+  return Buffer.concat(chunks).subarray(0, 4096).toString('utf8')
 }
 
 function parseXrpcError(body: string): { error?: string; message?: string } {
