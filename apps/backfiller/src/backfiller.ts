@@ -51,7 +51,7 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
   const registry = createRegistry('backfiller')
   const inStreams = allShards(config.inStream, config.streamShards)
   const outStreams = allShards(config.outStream, config.streamShards)
-  const metrics = createBackfillerMetrics(registry, () => ({ redis, inStream: config.inStream, group: config.group, outStreams }))
+  const metrics = createBackfillerMetrics(registry, () => ({ redis, inStream: config.inStream, inStreams, group: config.group, outStreams }))
   const producer = new StreamProducer({
     redis,
     batchSize: config.batchSize,

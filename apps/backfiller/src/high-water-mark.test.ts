@@ -10,6 +10,13 @@ import { startBackfiller, type Backfiller } from './backfiller.js'
 import { startFakeNetwork, type FakeNetwork } from './test/fake-network.js'
 import { deleteStreams, enqueue, newRedis, randomDid, testConfig, waitFor } from './test/helpers.js'
 
+const RUNBOOK_METRICS = [
+  'backfiller_repos_processed_total', 'backfiller_repos_failed_total', 'backfiller_repos_dead_lettered_total',
+  'backfiller_records_extracted_total', 'backfiller_retries_attempted_total', 'backfiller_repos_waiting',
+  'backfiller_repos_running', 'backfiller_output_stream_length', 'backfiller_car_fetch_errors_total',
+  'backfiller_car_parse_errors_total', 'backfiller_verification_errors_total',
+]
+
 describe('high-water mark', () => {
   const redis = newRedis()
   let net: FakeNetwork
@@ -31,6 +38,9 @@ describe('high-water mark', () => {
     const repo = await buildSignedRepo({ did: randomDid(), count: 600 })
     net.add({ did: repo.did, signingKey: repo.signingKey, car: repo.car })
     bf = await startBackfiller(config)
+    // the runbook's metric names, all exported from the start
+    const text = await (await fetch(`http://127.0.0.1:${bf.port}/metrics`)).text()
+    for (const name of RUNBOOK_METRICS) expect(text, name).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? `, 'm'))
     await enqueue(redis, config.inStream, repo.did, net.url)
     await waitFor(async () => (await redis.xlen(config.outStream)) >= 150, 10_000, 'the stream to reach the mark')
     await new Promise((r) => setTimeout(r, 600))

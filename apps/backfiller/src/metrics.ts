@@ -3,10 +3,10 @@
  * runbook; labels are bounded (a reason out of a fixed list, never a DID or a host).
  */
 import { Counter, Gauge, Histogram, Registry } from '@firehose/service'
+import type { VerificationReason } from '@firehose/atproto'
 import { createWorkerMetrics, readGroupStats, type RedisClient, type WorkerMetrics } from '@firehose/streams'
 
-export type FailureReason =
-  | 'fetch' | 'rate_limit' | 'car_parse' | 'verification' | 'identity' | 'unavailable' | 'too_large' | 'other'
+export type FailureReason = 'fetch' | 'car_parse' | 'verification' | 'identity' | 'unavailable' | 'too_large' | 'other'
 
 export interface BackfillerMetrics {
   reposProcessed: Counter
@@ -32,7 +32,7 @@ const FETCH_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
 export function createBackfillerMetrics(
   registry: Registry,
-  streams: () => { redis: RedisClient; inStream: string; group: string; outStreams: string[] },
+  streams: () => { redis: RedisClient; inStream: string; inStreams: string[]; group: string; outStreams: string[] },
 ): BackfillerMetrics {
   const registers = [registry]
   const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
@@ -74,7 +74,7 @@ export function createBackfillerMetrics(
     },
   })
 
-  return {
+  const m: BackfillerMetrics = {
     reposProcessed: counter('backfiller_repos_processed_total', 'Repos verified and fully emitted'),
     reposFailed: counter('backfiller_repos_failed_total', 'Failed repo attempts, by reason (a repo retried 3 times counts 3)', ['reason']),
     reposDeadLettered,
@@ -92,4 +92,15 @@ export function createBackfillerMetrics(
     bytesInFlight: new Gauge({ name: 'backfiller_bytes_in_flight', help: 'CAR bytes held by repos in flight', registers }),
     worker,
   }
+  // Export every labelled series at 0 from the start, so alerts and rate() see them.
+  for (const reason of FAILURE_REASONS) m.reposFailed.inc({ reason }, 0)
+  for (const kind of ['status_5xx', 'status_4xx', 'timeout', 'network']) m.carFetchErrors.inc({ kind }, 0)
+  for (const reason of VERIFICATION_REASONS) m.verificationErrors.inc({ reason }, 0)
+  for (const stream of streams().inStreams) reposDeadLettered.inc({ stream }, 0)
+  return m
 }
+
+const FAILURE_REASONS: FailureReason[] = ['fetch', 'car_parse', 'verification', 'identity', 'unavailable', 'too_large', 'other']
+const VERIFICATION_REASONS: VerificationReason[] = [
+  'cid-mismatch', 'missing-block', 'bad-commit', 'did-mismatch', 'bad-signature', 'bad-key', 'bad-mst', 'bad-record',
+]
