@@ -49,3 +49,32 @@ export async function applyAccountStatus(trx: Tx, e: AccountEvent): Promise<void
   await sql`INSERT INTO actor (did, "indexedAt", "upstreamStatus") VALUES (${e.did}, ${e.time}, ${status})
     ON CONFLICT (did) DO UPDATE SET "upstreamStatus" = excluded."upstreamStatus"`.execute(trx)
 }
+
+/** An event's position for ordering account / identity events of one DID: time, then seq. */
+export const eventTime = (time: string): string => {
+  const ms = Date.parse(time)
+  return Number.isNaN(ms) ? time : new Date(ms).toISOString()
+}
+
+/**
+ * Keep only the account (`status`) or identity (`handle`) events newer than the last one
+ * applied to their DID, recording them as the last applied. One statement.
+ */
+export async function newerActorEvents<E extends { did: string; time: string; seq: number }>(
+  trx: Tx,
+  kind: 'status' | 'handle',
+  events: readonly E[],
+): Promise<E[]> {
+  if (events.length === 0) return []
+  const t = kind === 'status' ? '"statusTime"' : '"handleTime"'
+  const q = kind === 'status' ? '"statusSeq"' : '"handleSeq"'
+  const sorted = [...events].sort((a, b) => (a.did < b.did ? -1 : 1))
+  const res = await sql<{ did: string }>`INSERT INTO indexer_actor_state (did, ${sql.raw(t)}, ${sql.raw(q)})
+    SELECT * FROM unnest(${sorted.map((e) => e.did)}::text[], ${sorted.map((e) => eventTime(e.time))}::text[], ${sorted.map((e) => Math.trunc(e.seq))}::bigint[])
+    ON CONFLICT (did) DO UPDATE SET ${sql.raw(t)} = excluded.${sql.raw(t)}, ${sql.raw(q)} = excluded.${sql.raw(q)}
+    WHERE indexer_actor_state.${sql.raw(t)} IS NULL
+       OR (indexer_actor_state.${sql.raw(t)}, indexer_actor_state.${sql.raw(q)}) <= (excluded.${sql.raw(t)}, excluded.${sql.raw(q)})
+    RETURNING did`.execute(trx)
+  const applied = new Set(res.rows.map((r) => r.did))
+  return events.filter((e) => applied.has(e.did))
+}

@@ -97,6 +97,35 @@ describe('indexBatch', () => {
   })
 })
 
+describe('account and identity events', () => {
+  it('a redelivered older event does not revert the status or the handle', async () => {
+    const a = did(160)
+    const at = (s: number) => `2026-02-01T00:00:${String(s).padStart(2, '0')}.000Z`
+    const suspended = { type: 'account' as const, seq: 10, time: at(1), did: a, active: false, status: 'suspended' }
+    const active = { type: 'account' as const, seq: 11, time: at(2), did: a, active: true }
+    const h1 = { type: 'identity' as const, seq: 12, time: at(3), did: a, handle: 'one.test' }
+    const h2 = { type: 'identity' as const, seq: 13, time: at(4), did: a, handle: 'two.test' }
+    const status = async () => (await q(`SELECT handle, "upstreamStatus" FROM actor WHERE did = $1`, [a]))[0]
+    expect((await indexBatch(t.database, [active, h2])).outcomes.map((o) => o.status)).toEqual(['applied', 'applied'])
+    expect((await indexBatch(t.database, [suspended, h1])).outcomes.map((o) => o.status)).toEqual(['stale', 'stale'])
+    expect(await status()).toEqual({ handle: 'two.test', upstreamStatus: null })
+    // within one batch, the newest wins whatever the order
+    const b = did(161)
+    const res = await indexBatch(t.database, [
+      { ...active, did: b },
+      { ...suspended, did: b },
+      { ...h2, did: b, handle: 'b2.test' },
+      { ...h1, did: b, handle: 'b1.test' },
+    ])
+    expect(res.outcomes.map((o) => o.status)).toEqual(['applied', 'stale', 'applied', 'stale'])
+    expect((await q(`SELECT handle, "upstreamStatus" FROM actor WHERE did = $1`, [b]))[0]).toEqual({ handle: 'b2.test', upstreamStatus: null })
+    // a newer deletion applies; an older reactivation redelivered afterwards does not undo it
+    await indexBatch(t.database, [{ type: 'account', seq: 20, time: at(9), did: a, active: false, status: 'deleted' }])
+    await indexBatch(t.database, [active])
+    expect(await status()).toMatchObject({ upstreamStatus: 'deleted' })
+  })
+})
+
 describe('indexBatch: sizes and unknown input', () => {
   it('ignores event types it does not know; indexes a 5000-event batch (mostly duplicates) in one go', async () => {
     const unknown = { type: 'unknown', rawType: 'sync' } as unknown as Parameters<typeof indexBatch>[1][number]

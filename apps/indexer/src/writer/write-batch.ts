@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { AccountEvent, IdentityEvent, RecordWriteEvent, RepoEvent } from '@firehose/streams'
 import { recordModules, type AggKey, type RecordModule } from '../records/index.js'
 import { recountAggregates } from './aggregates.js'
-import { applyAccountStatus, applyHandle, ensureActorsAndSync, upstreamStatus } from './actors.js'
+import { applyAccountStatus, applyHandle, ensureActorsAndSync, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
 import { replaceDerived, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
 import { deleteWhereIn, insertRows, LOCK_DID, lockKeys, type Tx } from './sql.js'
@@ -46,9 +46,15 @@ const latestBy = <E extends { did: string; seq: number; time: string }>(events: 
   const out = new Map<string, E>()
   for (const e of events) {
     const cur = out.get(e.did)
-    if (!cur || e.time > cur.time || (e.time === cur.time && e.seq >= cur.seq)) out.set(e.did, e)
+    const [et, ct] = [eventTime(e.time), cur ? eventTime(cur.time) : '']
+    if (!cur || et > ct || (et === ct && e.seq >= cur.seq)) out.set(e.did, e)
   }
   return out
+}
+
+const indexOfEvent = (prepared: readonly Prepared[], event: AccountEvent): number => {
+  const p = prepared.find((x) => x.kind === 'other' && x.event === event)
+  return p && p.kind === 'other' ? p.index : -1
 }
 
 /**
@@ -79,8 +85,13 @@ export async function writeBatch(
   const dids = new Set<string>([...ops, ...repos, ...accounts, ...identities.map((i) => i.event)].map((e) => e.did))
   await lockKeys(trx, LOCK_DID, dids)
 
+  // Account and identity events older than the last applied one of their DID are stale (a
+  // redelivered old event must not revert a status or a handle).
+  const lastAccount = new Map(
+    (await newerActorEvents(trx, 'status', [...latestBy(accounts).values()])).map((e) => [e.did, e]),
+  )
+  for (const e of accounts) if (lastAccount.get(e.did) !== e) outcomes.set(indexOfEvent(prepared, e), { status: 'stale' })
   // Accounts deleted (by this batch's last account event, or already): their writes are skipped.
-  const lastAccount = latestBy(accounts)
   const opDids = [...new Set(ops.map((o) => o.did))]
 
   // Same-batch reduction, then the rev gate against stored versions and tombstones (and the
@@ -191,8 +202,10 @@ export async function writeBatch(
     if (!cur || e.rev > cur.rev) sync.set(e.did, { commit: e.commit, rev: e.rev })
   }
   await ensureActorsAndSync(trx, firstSeen, sync)
-  const lastIdentity = latestBy(identities.map((i) => ({ ...i.event, index: i.index })))
-  for (const [did, e] of lastIdentity) await applyHandle(trx, did, handles.get(e.index), e.time)
+  const lastIdentity = await newerActorEvents(trx, 'handle', [...latestBy(identities.map((i) => ({ ...i.event, index: i.index }))).values()])
+  const appliedIdentity = new Set(lastIdentity.map((e) => e.index))
+  for (const i of identities) if (!appliedIdentity.has(i.index)) outcomes.set(i.index, { status: 'stale' })
+  for (const e of lastIdentity) await applyHandle(trx, e.did, handles.get(e.index), e.time)
   for (const e of lastAccount.values()) {
     await applyAccountStatus(trx, e)
     if (upstreamStatus(e) === 'deleted') await removeAccountRecords(trx, e.did, aggs)
