@@ -91,7 +91,6 @@ export async function writeBatch(
     (await newerActorEvents(trx, 'status', [...latestBy(accounts).values()])).map((e) => [e.did, e]),
   )
   for (const e of accounts) if (lastAccount.get(e.did) !== e) outcomes.set(indexOfEvent(prepared, e), { status: 'stale' })
-  // Accounts deleted (by this batch's last account event, or already): their writes are skipped.
   const opDids = [...new Set(ops.map((o) => o.did))]
 
   // Same-batch reduction, then the rev gate against stored versions and tombstones (and the
@@ -118,6 +117,7 @@ export async function writeBatch(
       }
     }
   }
+  // Accounts deleted (already, or by this batch's last account event): their writes are skipped.
   for (const [did, e] of lastAccount) {
     if (upstreamStatus(e) === 'deleted') deleted.add(did)
     else deleted.delete(did)
