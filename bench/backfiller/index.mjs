@@ -15,6 +15,10 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20'
 // size → number of repos: 40×1k + 6×10k + 2×100k = 300k records
+// Our backfiller runs with the V8 heap cap a deployment gives it (apps/backfiller/README.md:
+// NODE_OPTIONS=--max-old-space-size, below the container's mem_limit); without one V8 grows the
+// heap lazily far past the live set. The baseline needs more than 1.5 GB and runs uncapped.
+const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
 const MIX = (process.env.BENCH_MIX ?? '1000:40,10000:6,100000:2').split(',').map((s) => s.split(':').map(Number))
 
 if (!process.env.REDIS_URL) {
@@ -59,10 +63,6 @@ const serverUrl = await new Promise((resolve, reject) => {
   server.once('exit', (code) => reject(new Error(`server exited ${code}`)))
 })
 
-// Our backfiller runs with the V8 heap cap a deployment gives it (apps/backfiller/README.md:
-// NODE_OPTIONS=--max-old-space-size, below the container's mem_limit); without one V8 grows the
-// heap lazily far past the live set. The baseline needs more than 1.5 GB and runs uncapped.
-const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
 function run(verifier) {
   const flags = verifier === 'atcute' && HEAP_MB !== '0' ? [`--max-old-space-size=${HEAP_MB}`] : []
   const out = execFileSync(process.execPath, [...flags, join(here, 'run.mjs'), verifier, serverUrl, jobsFile, CONCURRENCY], {
