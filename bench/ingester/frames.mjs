@@ -35,7 +35,7 @@ export async function recordPdsFrames({ accounts = 8, postsEach = 12 } = {}) {
       for (const p of own) await seed.deletePost(did, p.uri)
       await seed.agent.com.atproto.repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record: { $type: 'app.bsky.actor.profile', displayName: 'Renamed' } }, { encoding: 'application/json', headers: h(did) })
     }
-    await seed.updateHandle(dids[0], `bench-renamed-${process.pid}.test`)
+    await seed.updateHandle(dids[0], `bren${process.pid % 100000}.test`)
     const last = await net.net.pds.ctx.sequencer.curr()
     // replay the PDS's whole sequence over a real subscribeRepos socket
     const frames = []

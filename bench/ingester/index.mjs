@@ -11,6 +11,7 @@ import { WebSocketServer } from 'ws'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const N = Number(process.env.BENCH_FRAMES ?? 100_000)
+const CHILD_ARGS = (process.env.BENCH_CHILD_ARGS ?? '--max-old-space-size=128').split(' ').filter(Boolean)
 
 function ensureServices() {
   if (process.env.REDIS_URL) return
@@ -68,10 +69,13 @@ async function pipelineRun(variant, frames, expectedEvents, redis) {
       INGESTER_RELAY_HOSTS: url,
       INGESTER_FIREHOSE_STREAM: stream,
       INGESTER_REPO_STREAM: repoStream,
+      ...(process.env.BENCH_MEM_TRACE ? { BENCH_MEM_TRACE: '1' } : {}),
+      ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // as deployed (a heap cap below the container's mem_limit); BENCH_CHILD_ARGS overrides,
     // e.g. BENCH_CHILD_ARGS=--cpu-prof to profile the ingester process
-    execArgv: (process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean),
+    execArgv: CHILD_ARGS,
   })
   await new Promise((resolve) => child.once('message', resolve))
   const deadline = Date.now() + 300_000
@@ -111,7 +115,7 @@ async function main() {
 
   const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null })
   console.log('pipeline runs (websocket → ingester child → Redis)…')
-  const base = await pipelineRun('baseline', frames, expectedEvents, redis)
+  const base = process.env.BENCH_SKIP_BASELINE ? { framesPerSec: 1, eventsPerSec: 1, peakRssMb: 0 } : await pipelineRun('baseline', frames, expectedEvents, redis)
   const ours = await pipelineRun('ours', frames, expectedEvents, redis)
   await redis.quit()
 
@@ -121,7 +125,7 @@ async function main() {
   console.log(`${'decoder'.padEnd(44)} ${'decode f/s'.padStart(10)} ${'frames/s'.padStart(10)} ${'events/s'.padStart(10)} ${'RSS MB'.padStart(8)}`)
   console.log(row('ours: @atcute cbor/car/cid (@firehose/atproto)', oursDecode, ours))
   console.log(row('baseline: @ipld dag-cbor/car + @atproto/repo', baseDecode, base))
-  console.log(`(${fmt(frames.length)} frames, ${fmt(expectedEvents)} events per run; decode f/s = decoding alone in-process; frames/s, events/s and peak RSS = the whole ingester process)`)
+  console.log(`(${fmt(frames.length)} frames, ${fmt(expectedEvents)} events per run; decode f/s = decoding alone in-process; frames/s, events/s and peak RSS (VmHWM) = the whole ingester process, node ${CHILD_ARGS.join(' ') || '(no flags)'})`)
   console.log(JSON.stringify({ bench: 'ingester', unit: 'frames/s', value: Math.round(ours.framesPerSec), baseline: Math.round(base.framesPerSec), ratio: Number((ours.framesPerSec / base.framesPerSec).toFixed(2)), peakRssMb: ours.peakRssMb }))
 }
 

@@ -46,6 +46,15 @@ export async function startIngester(config: IngesterConfig, deps: IngesterDeps =
   const metrics = createIngesterMetrics(registry)
   const ownRedis = !deps.redis
   const redis = deps.redis ?? createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: 'ingester' })
+  if (ownRedis) {
+    // without a listener ioredis prints every failed reconnect; log them, at most every 5 s
+    let lastLog = 0
+    redis.on('error', (err: Error) => {
+      if (Date.now() - lastLog < 5000) return
+      lastLog = Date.now()
+      logger.warn({ err: err.message }, 'redis connection error (retrying)')
+    })
+  }
   const producer = new StreamProducer({
     redis,
     batchSize: config.batchSize,

@@ -108,7 +108,7 @@ describe('ingesting a real PDS', () => {
     await seed.agent.app.bsky.feed.like.delete({ repo: bob, rkey: like.rkey }, headers(bob))
     await seed.agent.app.bsky.feed.repost.delete({ repo: carol, rkey: repost.uri.rkey }, headers(carol))
     await seed.unfollow(carol, alice)
-    await seed.updateHandle(bob, `bob-renamed-${process.pid}.test`)
+    await seed.updateHandle(bob, `bob2x${process.pid % 100000}.test`)
     await seed.agent.com.atproto.server.deactivateAccount({}, { encoding: 'application/json', headers: headers(alice) })
     await seed.agent.com.atproto.server.activateAccount(undefined, { headers: headers(alice) })
     await seed.post(alice, 'back again')
