@@ -1,28 +1,35 @@
 import { sql } from 'kysely'
 import type { AccountEvent } from '@firehose/streams'
-import type { Tx } from './sql.js'
+import { insertSql, type CombinedStatement, type Tx } from './sql.js'
+
+const text = (names: string[]) => names.map((name) => ({ name, type: 'text' as const }))
 
 /**
  * Make sure an actor row exists for each DID (bsky's views join on it), and move `actor_sync`
- * forward only: a commit replaces the stored one when its rev is greater. One statement.
+ * forward only: a commit replaces the stored one when its rev is greater. Parts of the
+ * writer's combined statement.
  */
-export async function ensureActorsAndSync(
-  trx: Tx,
+export function addActorsAndSync(
+  stmt: CombinedStatement,
   firstSeen: ReadonlyMap<string, string>,
   latest: ReadonlyMap<string, { commit: string; rev: string }>,
-): Promise<void> {
-  if (firstSeen.size === 0 && latest.size === 0) return
-  const actors = [...firstSeen].sort(([a], [b]) => (a < b ? -1 : 1))
-  const syncs = [...latest].sort(([a], [b]) => (a < b ? -1 : 1))
-  await sql`WITH a AS (
-      INSERT INTO actor (did, "indexedAt")
-      SELECT * FROM unnest(${actors.map(([d]) => d)}::text[], ${actors.map(([, t]) => t)}::text[])
-      ON CONFLICT (did) DO NOTHING
-    )
-    INSERT INTO actor_sync (did, "commitCid", "repoRev")
-    SELECT * FROM unnest(${syncs.map(([d]) => d)}::text[], ${syncs.map(([, v]) => v.commit)}::text[], ${syncs.map(([, v]) => v.rev)}::text[])
-    ON CONFLICT (did) DO UPDATE SET "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev"
-    WHERE actor_sync."repoRev" IS NULL OR actor_sync."repoRev" < excluded."repoRev"`.execute(trx)
+): void {
+  const byDid = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : 1))
+  stmt.add(
+    insertSql(
+      { table: 'actor', keyColumn: 'did', columns: text(['did', 'indexedAt']) },
+      byDid(firstSeen).map(([did, indexedAt]) => ({ did, indexedAt })),
+      'ON CONFLICT (did) DO NOTHING',
+    ),
+  )
+  stmt.add(
+    insertSql(
+      { table: 'actor_sync', keyColumn: 'did', columns: text(['did', 'commitCid', 'repoRev']) },
+      byDid(latest).map(([did, v]) => ({ did, commitCid: v.commit, repoRev: v.rev })),
+      `ON CONFLICT (did) DO UPDATE SET "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev"
+       WHERE actor_sync."repoRev" IS NULL OR actor_sync."repoRev" < excluded."repoRev"`,
+    ),
+  )
 }
 
 /**

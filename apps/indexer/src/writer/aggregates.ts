@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { AggKey, AggKind } from '../records/index.js'
-import { LOCK_AGG, lockKeys, type Tx } from './sql.js'
+import { CombinedStatement, LOCK_AGG, lockKeys, type Tx } from './sql.js'
 
 interface AggTable {
   key: 'uri' | 'did'
@@ -32,8 +32,8 @@ const tableOf = (kind: AggKind): 'post_agg' | 'profile_agg' =>
   kind in TABLES.post_agg.counts ? 'post_agg' : 'profile_agg'
 
 /**
- * Recount the touched aggregates from the base tables: one statement per aggregate table for
- * the whole batch, each hot row once however many events touched it, and only the counters
+ * Recount the touched aggregates from the base tables: one statement for the whole batch
+ * (a part per aggregate table), each hot row once however many events touched it, and only the counters
  * that were touched. Counting (not incrementing) makes replays and reordering harmless. The
  * keys are first locked (advisory, sorted): a recount must start after any concurrent batch
  * that changed the same counter has committed, or both could write a count that misses the
@@ -60,6 +60,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     [...byTable].flatMap(([table, m]) => [...m.keys()].map((k) => `${table}:${k}`)),
   )
   let rows = 0
+  const stmt = new CombinedStatement()
   for (const [table, m] of byTable) {
     const spec = TABLES[table]
     const kinds = Object.keys(spec.counts) as AggKind[]
@@ -73,10 +74,11 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
       .map((kind) => `"${kind}" = CASE WHEN excluded."${kind}" >= 0 THEN excluded."${kind}" ELSE ${table}."${kind}" END`)
       .join(', ')
     const changed = kinds.map((kind) => `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`).join(' OR ')
-    await sql`INSERT INTO ${sql.table(table)} (${sql.raw(spec.key)}, ${sql.raw(kinds.map((k) => `"${k}"`).join(', '))})
+    stmt.add(sql`INSERT INTO ${sql.table(table)} (${sql.raw(spec.key)}, ${sql.raw(kinds.map((k) => `"${k}"`).join(', '))})
       SELECT x.k, ${sql.raw(values)} FROM unnest(${list}::text[], ${sql.join(flags)}) AS x(k, ${sql.raw(aliases)})
-      ON CONFLICT (${sql.raw(spec.key)}) DO UPDATE SET ${sql.raw(sets)} WHERE ${sql.raw(changed)}`.execute(trx)
+      ON CONFLICT (${sql.raw(spec.key)}) DO UPDATE SET ${sql.raw(sets)} WHERE ${sql.raw(changed)}`)
     rows += list.length
   }
+  await stmt.run(trx)
   return rows
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { LexRecord } from '@firehose/streams'
 import type { AggKey, RecordModule, Row } from '../records/index.js'
-import { deleteWhereIn, insertRows, type Tx } from './sql.js'
+import { CombinedStatement, deleteWhereIn, insertRows, insertSql, type Tx } from './sql.js'
 
 export interface ModuleRows {
   main: Row
@@ -15,28 +15,26 @@ function parseUri(uri: string): { did: string; collection: string; rkey: string 
   return { did, collection, rkey }
 }
 
+const upsertAll = (module: RecordModule): string =>
+  `ON CONFLICT (uri) DO UPDATE SET ${module.main.columns
+    .filter((c) => c.name !== 'uri')
+    .map((c) => `"${c.name}" = excluded."${c.name}"`)
+    .join(', ')}`
+
 /**
  * Insert main rows and their extras. A main row whose uri is already there (left by another
  * writer without its `record` row) is replaced rather than failing the batch.
  */
 async function insertWithExtras(trx: Tx, module: RecordModule, rows: readonly ModuleRows[]): Promise<void> {
-  const sets = module.main.columns
-    .filter((c) => c.name !== 'uri')
-    .map((c) => `"${c.name}" = excluded."${c.name}"`)
-    .join(', ')
-  await insertRows(
-    trx,
-    module.main,
-    rows.map((r) => r.main),
-    `ON CONFLICT (uri) DO UPDATE SET ${sets}`,
-  )
+  const stmt = new CombinedStatement()
+  addPlainInserts(stmt, module, rows)
+  await stmt.run(trx)
+}
+
+function addPlainInserts(stmt: CombinedStatement, module: RecordModule, rows: readonly ModuleRows[]): void {
+  stmt.add(insertSql(module.main, rows.map((r) => r.main), upsertAll(module)))
   for (const [i, spec] of module.extra.entries()) {
-    await insertRows(
-      trx,
-      spec,
-      rows.flatMap((r) => r.extra[i] ?? []),
-      IGNORE,
-    )
+    stmt.add(insertSql(spec, rows.flatMap((r) => r.extra[i] ?? []), IGNORE))
   }
 }
 
@@ -48,56 +46,68 @@ async function deleteExtras(trx: Tx, module: RecordModule, uris: readonly string
   }
 }
 
-/**
- * Replace the rows a record type derives from records: the rows of `uris` (old versions that
- * may have rows: deleted or updated records) go, the rows of the new versions (`written`)
- * come in. A create of a uri never stored has no rows to remove, so it is left out of `uris`. Aggregates whose
- * counts may change are pushed to `aggs`.
+/*
+ * Replacing the rows a record type derives from records happens in three phases, so that the
+ * writer can send the inserts of every type in one statement:
+ *  1. removeOld: the rows of `uris` (old versions that may have rows: deleted or updated
+ *     records) go. A create of a uri never stored has no rows to remove and is left out.
+ *  2. addInserts: the rows of the new versions are added to the writer's CombinedStatement.
+ *  3. resolveGroups: for types unique per creator and subject (like, repost, follow, block)
+ *     the groups that lost a row or had an insert conflict are resolved.
+ * Aggregates whose counts may change are pushed to `aggs` on the way.
  *
- * Types unique per creator and subject (like, repost, follow, block) keep one row per group,
- * the others in `duplicate_record` pointing at it, as bsky does; but the row kept is the
- * member with the lowest uri (rkeys are TIDs: the earliest), not the first indexed, so the
- * choice does not depend on delivery order. Every affected group is re-resolved from its
- * members: the stored row, its duplicates (rebuilt from `record.json`) and the new versions.
+ * Groups: one row per group is kept, the others go to `duplicate_record` pointing at it, as
+ * bsky does; but the row kept is the member with the lowest uri (rkeys are TIDs: the
+ * earliest), not the first indexed, so the choice does not depend on delivery order. An
+ * affected group is re-resolved from its members: the stored row, its duplicates (rebuilt
+ * from `record.json`) and the new versions.
  */
-export async function replaceDerived(
+
+/** Phase 1. Returns the main rows removed. */
+export async function removeOld(trx: Tx, module: RecordModule, uris: readonly string[], aggs: AggKey[]): Promise<Row[]> {
+  if (uris.length === 0) return []
+  await deleteExtras(trx, module, uris, aggs)
+  const removed = await deleteWhereIn(trx, module.main.table, 'uri', uris, module.main.columns.map((c) => c.name))
+  for (const r of removed) aggs.push(...module.aggKeys(r))
+  if (module.uniqueGroup) await deleteWhereIn(trx, 'duplicate_record', 'uri', uris)
+  return removed
+}
+
+/**
+ * Phase 2. Rows must be sorted by uri: for group types they are inserted skipping conflicts,
+ * and a group without a stored row has no duplicates either, so the first row inserted is the
+ * group's lowest uri unless a conflict says otherwise. Returns the part whose RETURNING lists
+ * the uris inserted (group types only).
+ */
+export function addInserts(stmt: CombinedStatement, module: RecordModule, rows: readonly ModuleRows[], aggs: AggKey[]): string | undefined {
+  for (const r of rows) aggs.push(...module.aggKeys(r.main))
+  if (!module.uniqueGroup) {
+    addPlainInserts(stmt, module, rows)
+    return undefined
+  }
+  const part = stmt.add(insertSql(module.main, rows.map((r) => r.main), IGNORE, ['uri']), true)
+  if (!part) return undefined
+  for (const [i, spec] of module.extra.entries()) {
+    stmt.add(insertSql(spec, rows.flatMap((r) => r.extra[i] ?? []), IGNORE, [], { column: spec.keyColumn, part }))
+  }
+  return part
+}
+
+/** Phase 3 (group types). `uris`/`removed` from phase 1, `rows`/`inserted` from phase 2. */
+export async function resolveGroups(
   trx: Tx,
   module: RecordModule,
   uris: readonly string[],
-  written: ReadonlyMap<string, ModuleRows>,
+  removedRows: readonly Row[],
+  rows: readonly ModuleRows[],
+  inserted: ReadonlySet<string>,
   aggs: AggKey[],
 ): Promise<void> {
-  if (uris.length === 0 && written.size === 0) return
-  const mainCols = module.main.columns.map((c) => c.name)
-  let removed: Row[] = []
-  if (uris.length) {
-    await deleteExtras(trx, module, uris, aggs)
-    removed = await deleteWhereIn(trx, module.main.table, 'uri', uris, mainCols)
-    for (const r of removed) aggs.push(...module.aggKeys(r))
-  }
-  const all = [...written.values()].sort((a, b) => (String(a.main.uri) < String(b.main.uri) ? -1 : 1))
-  for (const r of all) aggs.push(...module.aggKeys(r.main))
   const group = module.uniqueGroup
-  if (!group) {
-    await insertWithExtras(trx, module, all)
-    return
-  }
-  await deleteWhereIn(trx, 'duplicate_record', 'uri', uris)
-  // Fast path: insert in uri order, skipping conflicts; a group without a stored row has no
-  // duplicates either, so an inserted row is its group's lowest uri unless a conflict says
-  // otherwise. Only the groups that conflicted (or lost a row) are resolved below.
-  const inserted = new Set(
-    (await insertRows(trx, module.main, all.map((r) => r.main), IGNORE, ['uri'])).map((r) => String(r.uri)),
-  )
-  for (const [i, spec] of module.extra.entries()) {
-    await insertRows(
-      trx,
-      spec,
-      all.filter((r) => inserted.has(String(r.main.uri))).flatMap((r) => r.extra[i] ?? []),
-      IGNORE,
-    )
-  }
-  const fresh = all.filter((r) => !inserted.has(String(r.main.uri)))
+  if (!group) return
+  const mainCols = module.main.columns.map((c) => c.name)
+  let removed = [...removedRows]
+  const fresh = rows.filter((r) => !inserted.has(String(r.main.uri)))
   // A conflict on the uri itself (a row left by another writer without its `record` row):
   // remove that row so the group is resolved from the new version.
   const removedSet = new Set(uris)
@@ -176,5 +186,6 @@ export async function replaceDerived(
 
 /** Remove every derived row of the given uris (account deletion), collecting aggregates. */
 export async function removeDerived(trx: Tx, module: RecordModule, uris: readonly string[], aggs: AggKey[]): Promise<void> {
-  await replaceDerived(trx, module, uris, new Map(), aggs)
+  const removed = await removeOld(trx, module, uris, aggs)
+  await resolveGroups(trx, module, uris, removed, [], new Set(), aggs)
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { DatabaseSchema } from '../db/schema.js'
 import type { Row, TableSpec } from '../records/types.js'
 
@@ -10,15 +10,17 @@ const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`
  * One multi-row INSERT for any number of rows: each column travels as one array parameter and
  * is `unnest`ed server-side, so the statement has as many parameters as columns (no 65535
  * parameter limit, little parse work) and is a plain unnamed statement (pgbouncer-safe).
+ * `onlyIf` keeps the rows whose `column` is among the uris another part of a
+ * CombinedStatement returned. Null when there are no rows.
  */
-export async function insertRows(
-  trx: Tx,
+export function insertSql(
   spec: TableSpec,
   rows: readonly Row[],
   onConflict = '',
   returning: readonly string[] = [],
-): Promise<Row[]> {
-  if (rows.length === 0) return []
+  onlyIf?: { column: string; part: string },
+): RawBuilder<unknown> | null {
+  if (rows.length === 0) return null
   const names = spec.columns.map((c) => ident(c.name)).join(', ')
   const aliases = spec.columns.map((_, i) => `c${i}`)
   const selects = spec.columns
@@ -31,11 +33,66 @@ export async function insertRows(
     })
     return sql`${values}::text[]`
   })
+  const filterIdx = onlyIf ? spec.columns.findIndex((c) => c.name === onlyIf.column) : -1
+  const where = onlyIf && filterIdx >= 0 ? ` WHERE c${filterIdx} IN (SELECT uri FROM ${onlyIf.part})` : ''
   const ret = returning.length ? ` RETURNING ${returning.map(ident).join(', ')}` : ''
-  const res = await sql<Row>`INSERT INTO ${sql.table(spec.table)} (${sql.raw(names)})
-    SELECT ${sql.raw(selects)} FROM unnest(${sql.join(arrays)}) AS t(${sql.raw(aliases.join(', '))})
-    ${sql.raw(onConflict + ret)}`.execute(trx)
-  return res.rows
+  return sql`INSERT INTO ${sql.table(spec.table)} (${sql.raw(names)})
+    SELECT ${sql.raw(selects)} FROM unnest(${sql.join(arrays)}) AS t(${sql.raw(aliases.join(', '))})${sql.raw(where)}
+    ${sql.raw(onConflict + ret)}`
+}
+
+export async function insertRows(
+  trx: Tx,
+  spec: TableSpec,
+  rows: readonly Row[],
+  onConflict = '',
+  returning: readonly string[] = [],
+): Promise<Row[]> {
+  const q = insertSql(spec, rows, onConflict, returning)
+  if (!q) return []
+  return (await sql<Row>`${q}`.execute(trx)).rows
+}
+
+/** DELETE … WHERE <column> = ANY($1), as a part; null when there are no values. */
+export function deleteSql(table: string, column: string, values: readonly string[]): RawBuilder<unknown> | null {
+  if (values.length === 0) return null
+  return sql`DELETE FROM ${sql.table(table)} WHERE ${sql.ref(column)} = ANY(${[...values]}::text[])`
+}
+
+/**
+ * Several writes to different rows sent as ONE statement (data-modifying CTEs): one round trip
+ * instead of one per table. A part may RETURN `uri`s, which `run` hands back by part name and
+ * later parts may filter on (`insertSql(…, onlyIf)`).
+ */
+export class CombinedStatement {
+  private readonly parts: { name: string; body: RawBuilder<unknown>; returns: boolean }[] = []
+
+  add(body: RawBuilder<unknown> | null, returns = false): string | undefined {
+    if (!body) return undefined
+    const name = `w${this.parts.length}`
+    this.parts.push({ name, body, returns })
+    return name
+  }
+
+  async run(trx: Tx): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>()
+    if (this.parts.length === 0) return out
+    const withs = sql.join(
+      this.parts.map((p) => sql`${sql.raw(p.name)} AS (${p.body})`),
+      sql`, `,
+    )
+    const rets = this.parts.filter((p) => p.returns)
+    const select = rets.length
+      ? sql.join(
+          rets.map((p) => sql`SELECT ${sql.lit(p.name)}::text AS part, uri::text AS uri FROM ${sql.raw(p.name)}`),
+          sql` UNION ALL `,
+        )
+      : sql`SELECT NULL::text AS part, NULL::text AS uri WHERE false`
+    const res = await sql<{ part: string; uri: string }>`WITH ${withs} ${select}`.execute(trx)
+    for (const p of rets) out.set(p.name, new Set())
+    for (const r of res.rows) out.get(r.part)?.add(r.uri)
+    return out
+  }
 }
 
 /** DELETE … WHERE <column> = ANY($1) RETURNING the given columns. */

@@ -1,11 +1,11 @@
 import { sql } from 'kysely'
 import type { AccountEvent, IdentityEvent, RecordWriteEvent, RepoEvent } from '@firehose/streams'
-import { recordModules, type AggKey, type RecordModule } from '../records/index.js'
+import { recordModules, type AggKey, type RecordModule, type Row } from '../records/index.js'
 import { recountAggregates } from './aggregates.js'
-import { applyAccountStatus, applyHandle, ensureActorsAndSync, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
-import { replaceDerived, type ModuleRows } from './derived.js'
+import { addActorsAndSync, applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
+import { addInserts, removeDerived, removeOld, resolveGroups, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
-import { deleteWhereIn, insertRows, LOCK_DID, lockKeys, type Tx } from './sql.js'
+import { CombinedStatement, deleteSql, insertSql, LOCK_DID, lockKeys, type Tx } from './sql.js'
 
 /*
  * THE INVARIANT (every other module relies on it): the tables are a function of the SET of
@@ -152,29 +152,12 @@ export async function writeBatch(
     outcomes.set(l.index, same ? { status: 'unchanged' } : { status: 'stale' })
   }
 
-  // `record` and tombstones.
-  await insertRows(
-    trx,
-    RECORD_SPEC,
-    writes.map((w) => ({ uri: w.uri, cid: w.event.cid, did: w.did, json: JSON.stringify(w.event.record), indexedAt: w.time, rev: w.rev })),
-    `ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, did = excluded.did, json = excluded.json,
-       "indexedAt" = excluded."indexedAt", rev = excluded.rev`,
-  )
-  await deleteWhereIn(trx, 'record_tombstone', 'uri', writes.filter((w) => tombs.has(w.uri)).map((w) => w.uri))
-  await deleteWhereIn(trx, 'record', 'uri', deletes.filter((d) => stored.has(d.uri)).map((d) => d.uri))
-  await insertRows(
-    trx,
-    TOMBSTONE_SPEC,
-    deletes.map((d) => ({ uri: d.uri, did: d.did, rev: d.rev, deletedAt: d.time })),
-    `ON CONFLICT (uri) DO UPDATE SET rev = excluded.rev, "deletedAt" = excluded."deletedAt" WHERE record_tombstone.rev < excluded.rev`,
-  )
-
-  // Derived rows, per record type.
+  // Derived rows of old versions go first (per record type; nothing to do for pure creates).
   const aggs: AggKey[] = ops.flatMap((o) => o.aggKeys)
-  const byModule = new Map<RecordModule, { uris: string[]; rows: Map<string, ModuleRows> }>()
+  const byModule = new Map<RecordModule, { uris: string[]; rows: ModuleRows[]; removed: Row[]; part?: string }>()
   const slot = (m: RecordModule) => {
     let s = byModule.get(m)
-    if (!s) byModule.set(m, (s = { uris: [], rows: new Map() }))
+    if (!s) byModule.set(m, (s = { uris: [], rows: [], removed: [] }))
     return s
   }
   for (const d of deletes) if (d.module) slot(d.module).uris.push(d.uri)
@@ -186,22 +169,52 @@ export async function writeBatch(
       { uri: w.uri, did: w.did, collection: w.collection, rkey: w.rkey, cid: w.event.cid, indexedAt: w.time },
       w.event.record,
     )
-    if (rows) s.rows.set(w.uri, rows)
+    if (rows) s.rows.push(rows)
   }
-  for (const [m, s] of byModule) await replaceDerived(trx, m, s.uris, s.rows, aggs)
+  for (const [m, s] of byModule) s.removed = await removeOld(trx, m, s.uris, aggs)
 
-  // Actors: existence, sync position, handles, account status (and deletion).
-  const firstSeen = new Map<string, string>()
-  for (const e of [...ops, ...repos]) {
-    const cur = firstSeen.get(e.did)
-    if (cur === undefined || e.time < cur) firstSeen.set(e.did, e.time)
+  // Then every insert and delete of the batch in ONE statement: `record`, tombstones, the rows
+  // of every record type, actors and actor_sync.
+  const stmt = new CombinedStatement()
+  stmt.add(
+    insertSql(
+      RECORD_SPEC,
+      writes.map((w) => ({ uri: w.uri, cid: w.event.cid, did: w.did, json: JSON.stringify(w.event.record), indexedAt: w.time, rev: w.rev })),
+      `ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, did = excluded.did, json = excluded.json,
+         "indexedAt" = excluded."indexedAt", rev = excluded.rev`,
+    ),
+  )
+  stmt.add(deleteSql('record_tombstone', 'uri', writes.filter((w) => tombs.has(w.uri)).map((w) => w.uri)))
+  stmt.add(deleteSql('record', 'uri', deletes.filter((d) => stored.has(d.uri)).map((d) => d.uri)))
+  stmt.add(
+    insertSql(
+      TOMBSTONE_SPEC,
+      deletes.map((d) => ({ uri: d.uri, did: d.did, rev: d.rev, deletedAt: d.time })),
+      `ON CONFLICT (uri) DO UPDATE SET rev = excluded.rev, "deletedAt" = excluded."deletedAt" WHERE record_tombstone.rev < excluded.rev`,
+    ),
+  )
+  for (const [m, s] of byModule) {
+    s.rows.sort((a, b) => (String(a.main.uri) < String(b.main.uri) ? -1 : 1))
+    s.part = addInserts(stmt, m, s.rows, aggs)
   }
+  const firstSeen = new Map<string, string>()
   const sync = new Map<string, { commit: string; rev: string }>()
   for (const e of [...ops, ...repos]) {
+    const seen = firstSeen.get(e.did)
+    if (seen === undefined || e.time < seen) firstSeen.set(e.did, e.time)
     const cur = sync.get(e.did)
     if (!cur || e.rev > cur.rev) sync.set(e.did, { commit: e.commit, rev: e.rev })
   }
-  await ensureActorsAndSync(trx, firstSeen, sync)
+  addActorsAndSync(stmt, firstSeen, sync)
+  const returned = await stmt.run(trx)
+
+  // Unique groups that lost a row or had a conflict.
+  for (const [m, s] of byModule) {
+    const inserted = s.part ? (returned.get(s.part) ?? new Set<string>()) : new Set<string>()
+    await resolveGroups(trx, m, s.uris, s.removed, s.rows, inserted, aggs)
+  }
+
+  // Handles, account status (and deletion).
   const lastIdentity = await newerActorEvents(trx, 'handle', [...latestBy(identities.map((i) => ({ ...i.event, index: i.index }))).values()])
   const appliedIdentity = new Set(lastIdentity.map((e) => e.index))
   for (const i of identities) if (!appliedIdentity.has(i.index)) outcomes.set(i.index, { status: 'stale' })
@@ -227,7 +240,7 @@ async function removeAccountRecords(trx: Tx, did: string, aggs: AggKey[]): Promi
   }
   for (const m of recordModules) {
     const uris = byCollection.get(m.collection)
-    if (uris) await replaceDerived(trx, m, uris, new Map(), aggs)
+    if (uris) await removeDerived(trx, m, uris, aggs)
   }
   await sql`DELETE FROM record_tombstone WHERE did = ${did}`.execute(trx)
 }
