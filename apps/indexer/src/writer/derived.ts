@@ -74,10 +74,10 @@ export async function removeOld(trx: Tx, module: RecordModule, uris: readonly st
 }
 
 /**
- * Phase 2. Rows must be sorted by uri: for group types they are inserted skipping conflicts,
- * and a group without a stored row has no duplicates either, so the first row inserted is the
- * group's lowest uri unless a conflict says otherwise. Returns the part whose RETURNING lists
- * the uris inserted (group types only).
+ * Phase 2. For group types rows are inserted skipping conflicts; a row that conflicted is
+ * resolved in phase 3 (whatever the order, the lowest uri ends up kept). Rows sorted by uri
+ * make the common case (several new members of one new group) need no resolution of the
+ * kept row. Returns the part whose RETURNING lists the uris inserted (group types only).
  */
 export function addInserts(stmt: CombinedStatement, module: RecordModule, rows: readonly ModuleRows[], aggs: AggKey[]): string | undefined {
   for (const r of rows) aggs.push(...module.aggKeys(r.main))
