@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BytesWrapper } from '@atcute/cbor'
 import { encodeCar, readCar } from '@firehose/atproto'
 import { startIngester } from './ingester.js'
 import { buildCommitFrame, encodeErrorFrame, encodeMessageFrame } from './test/atproto-testing.js'
@@ -16,9 +17,8 @@ const post = (i: number) => ({ $type: 'app.bsky.feed.post', text: `good ${i}`, c
 async function truncatedCommit(seq: number): Promise<Uint8Array> {
   const good = decodeFrame(await buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `bad${seq}`, record: post(seq) }] }))
   if (good.kind !== 'message') throw new Error('unreachable')
-  // @atcute/cbor's BytesWrapper, without depending on @atcute/cbor here
-  const blocks = good.body.blocks as { buf: Uint8Array; constructor: new (buf: Uint8Array) => unknown }
-  return encodeMessageFrame('#commit', { ...good.body, blocks: new blocks.constructor(blocks.buf.subarray(0, blocks.buf.length - 20)) })
+  const blocks = good.body.blocks as BytesWrapper
+  return encodeMessageFrame('#commit', { ...good.body, blocks: new BytesWrapper(blocks.buf.subarray(0, blocks.buf.length - 20)) })
 }
 
 /** A #commit frame whose record block does not hash to the op's CID. */
@@ -28,13 +28,11 @@ async function mismatchedCommit(seq: number): Promise<Uint8Array> {
   if (good.kind !== 'message' || other.kind !== 'message') throw new Error('unreachable')
   // the CAR holds another record's bytes under the op's CID
   type Link = { bytes: Uint8Array }
-  type Bytes = { buf: Uint8Array; constructor: new (buf: Uint8Array) => unknown }
   const opCid = ((good.body.ops as { cid: Link }[])[0] as { cid: Link }).cid.bytes
   const otherCid = ((other.body.ops as { cid: Link }[])[0] as { cid: Link }).cid.bytes
-  const otherBytes = readCar((other.body.blocks as Bytes).buf, { verifyBlocks: false }).blocks.get(otherCid) as Uint8Array
-  const blocks = good.body.blocks as Bytes
+  const otherBytes = readCar((other.body.blocks as BytesWrapper).buf, { verifyBlocks: false }).blocks.get(otherCid) as Uint8Array
   const car = encodeCar([], [{ cid: opCid, bytes: otherBytes }])
-  return encodeMessageFrame('#commit', { ...good.body, blocks: new blocks.constructor(car) })
+  return encodeMessageFrame('#commit', { ...good.body, blocks: new BytesWrapper(car) })
 }
 
 describe('bad frames', () => {
