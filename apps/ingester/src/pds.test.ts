@@ -182,5 +182,15 @@ describe('ingesting a real PDS', () => {
     await listReposInto({ ...ctx, producer: p2 }, cfg.relayHosts[0] as string, { signal: new AbortController().signal })
     await p2.close()
     expect(await redis.xlen(cfg.repoStream)).toBe(jobs.length)
+
+    // the same through the ingester's INGESTER_BACKFILL_REPOS=true
+    const cfg2 = testConfig({ INGESTER_RELAY_HOSTS: pdsUrl, INGESTER_BACKFILL_REPOS: 'true' })
+    const ing2 = await startIngester(cfg2, { logger: quietLogger(), http: false })
+    try {
+      await waitFor(async () => (await redis.get(`${cfg2.repoStream}:cursor:${pdsUrl.replace('http://', '')}`)) === CURSOR_DONE, 10_000, 'listing done')
+      expect(await redis.xlen(cfg2.repoStream)).toBe(listed.repos.length)
+    } finally {
+      await ing2.close()
+    }
   })
 })
