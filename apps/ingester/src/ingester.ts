@@ -87,13 +87,7 @@ export async function startIngester(config: IngesterConfig, deps: IngesterDeps =
   ]
   registerStreamLengths(registry, redis, outputStreams)
 
-  for (const h of hosts) await h.start()
-
-  const abort = new AbortController()
-  const listings = config.backfillRepos
-    ? config.relayHosts.map((host) => listWithRetry(ctx, host, abort.signal))
-    : []
-
+  // health and metrics first: reading the stored cursors waits for Redis if it is not up yet
   const ready = async (): Promise<boolean> => (await pingRedis(redis)) && hosts.every((h) => h.connected)
   const watchdog = new Watchdog(deps.watchdogMs ?? 60_000, logger)
   const beat = setInterval(() => watchdog.beat(), 1000)
@@ -102,6 +96,13 @@ export async function startIngester(config: IngesterConfig, deps: IngesterDeps =
   if (deps.http !== false) {
     http = await startHttpServer({ port: config.metricsPort, registry, health: watchdog.healthy, ready, logger })
   }
+
+  for (const h of hosts) await h.start()
+
+  const abort = new AbortController()
+  const listings = config.backfillRepos
+    ? config.relayHosts.map((host) => listWithRetry(ctx, host, abort.signal))
+    : []
 
   let closing: Promise<void> | null = null
   const close = (): Promise<void> => {
