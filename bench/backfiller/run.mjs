@@ -28,6 +28,7 @@ const config = loadConfig({
   BACKFILLER_CONCURRENCY: concurrency,
   // one local server stands in for thousands of PDSes: the per-host limit is not what is measured
   BACKFILLER_HOST_RPS: '100000',
+  ...(process.env.BACKFILLER_VERIFY_THREADS ? { BACKFILLER_VERIFY_THREADS: process.env.BACKFILLER_VERIFY_THREADS } : {}),
 })
 // DID documents cached by an earlier run point at an earlier server port
 await redis.del(...jobs.map((j) => `backfiller:did:${j.did}`))

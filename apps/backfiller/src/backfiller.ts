@@ -25,9 +25,11 @@ import type { BackfillerConfig } from './config.js'
 import { ShutdownError } from './errors.js'
 import { createRepoIdentityResolver, type RepoIdentityResolver } from './identity.js'
 import { createBackfillerMetrics } from './metrics.js'
-import { processRepo, type RepoProcessorDeps } from './process-repo.js'
+import { processRepo, type RepoExtractor, type RepoProcessorDeps } from './process-repo.js'
 import { HostRateLimiter } from './rate-limit.js'
 import { defaultVerifier, type RepoVerifier } from './verifier.js'
+import { VerifyPool } from './verify-pool.js'
+import { extractRepo } from './verify-worker.js'
 
 export interface BackfillerOverrides {
   verify?: RepoVerifier
@@ -62,12 +64,17 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
   // every repo in flight may wait for 'drain' at once
   producer.setMaxListeners(config.concurrency + 16)
   const abort = new AbortController()
+  // Verify threads unless a verifier is injected (the oracle, the bench baseline) or none are configured.
+  const pool = overrides.verify || config.verifyThreads === 0 ? null : new VerifyPool(config.verifyThreads, logger.child({ subsystem: 'verify' }))
+  const verify = overrides.verify ?? defaultVerifier
+  const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve))
+  const extract: RepoExtractor = pool ? (car, expected) => pool.verify(car, expected) : (car, expected) => extractRepo(verify, car, expected, yieldNow)
   const deps: RepoProcessorDeps = {
     identity: overrides.identity ?? createRepoIdentityResolver({ redis, plcUrl: config.plcUrl, timeoutMs: config.httpTimeoutMs, cacheTtlMs: config.didCacheTtlMs }),
     limiter: new HostRateLimiter(config.hostRps),
     budget: new ByteBudget(config.maxBytesInFlight),
     producer,
-    verify: overrides.verify ?? defaultVerifier,
+    extract,
     metrics,
     logger: logger.child({ subsystem: 'repo' }),
     signal: abort.signal,
@@ -130,6 +137,7 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
     http = await startHttpServer({ port: config.metricsPort, registry, health: healthy, ready: () => pingRedis(redis), logger })
   } catch (err) {
     await Promise.all(workers.map((w) => w.close().catch(() => undefined)))
+    await pool?.close()
     redis.disconnect()
     throw err
   }
@@ -141,6 +149,11 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
     abort.abort()
     for (const r of await Promise.allSettled(stopping)) {
       if (r.status === 'rejected') logger.error({ err: String(r.reason) }, 'worker close failed')
+    }
+    try {
+      await pool?.close()
+    } catch (err) {
+      logger.error({ err: String(err) }, 'verify pool close failed')
     }
     try {
       await producer.close()

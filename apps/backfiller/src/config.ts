@@ -2,6 +2,7 @@
  * The backfiller's configuration: the only module that reads `process.env`. A bad value stops the
  * process at start-up with a ConfigError naming the variable (see README.md for the table).
  */
+import { availableParallelism } from 'node:os'
 import { parseConfig, readCommon, type CommonConfig, type Env } from '@firehose/service'
 import { GROUPS, STREAMS } from '@firehose/streams'
 
@@ -32,6 +33,8 @@ export interface BackfillerConfig extends CommonConfig {
   maxRateLimitWaitMs: number
   /** pending entries idle this long on another consumer are taken over */
   claimIdleMs: number
+  /** threads verifying repos off the main thread (0, the default: on the main thread) */
+  verifyThreads: number
   /** how long a DID document is served from the shared Redis cache before being refreshed */
   didCacheTtlMs: number
 }
@@ -58,6 +61,7 @@ export function loadConfig(env: Env = process.env): BackfillerConfig {
       hostRps: r.int('BACKFILLER_HOST_RPS', 10, { min: 1, max: 100_000 }),
       maxRateLimitWaitMs: r.int('BACKFILLER_MAX_RATE_LIMIT_WAIT_SECS', 300, { min: 1 }) * 1000,
       claimIdleMs: r.int('BACKFILLER_CLAIM_IDLE_MS', 60_000, { min: 100 }),
+      verifyThreads: r.int('BACKFILLER_VERIFY_THREADS', 0, { min: 0, max: Math.max(1, availableParallelism()) }),
       didCacheTtlMs: r.int('BACKFILLER_DID_CACHE_TTL_SECS', 3600, { min: 1 }) * 1000,
     }
     if (cfg.retryMaxMs < cfg.retryInitialMs) {

@@ -20,14 +20,17 @@ import { fetchRepoCar, getRepoUrl } from './fetch-repo.js'
 import type { RepoIdentityResolver, RepoSource } from './identity.js'
 import type { BackfillerMetrics } from './metrics.js'
 import type { HostRateLimiter } from './rate-limit.js'
-import type { RepoVerifier, VerifiedRepoView } from './verifier.js'
+import type { ExtractedRepo } from './verify-worker.js'
+
+export type RepoExtractor = (car: Uint8Array, expected: { did: string; signingKey: string }) => Promise<ExtractedRepo>
 
 export interface RepoProcessorDeps {
   identity: RepoIdentityResolver
   limiter: HostRateLimiter
   budget: ByteBudget
   producer: StreamProducer
-  verify: RepoVerifier
+  /** verify a CAR, then turn its records into event JSON (verify-worker.ts), in-process or on a thread */
+  extract: RepoExtractor
   metrics: BackfillerMetrics
   logger: Logger
   /** aborted when the backfiller closes */
@@ -68,39 +71,17 @@ export async function processRepo(job: RepoBackfillJob, attempt: number, d: Repo
 /** The CAR and its block index live only in this call: emission holds just the records' JSON. */
 async function fetchAndVerify(did: string, source: RepoSource, d: RepoProcessorDeps, lease: BudgetLease) {
   const car = await fetchPolitely(did, source, d, lease)
+  const bytes = car.byteLength // the CAR may be transferred to a verify thread
   d.metrics.bytesInFlight.set(d.budget.inUse)
   checkOpen(d.signal)
-  const endVerify = d.metrics.verifySeconds.startTimer()
-  const repo = await d.verify(car, { did, signingKey: source.signingKey })
-  // Records decode lazily, and a block that matches its CID may still not be a valid record:
-  // decode them all (into their JSON, needed anyway) before the first event is written. The
-  // JSON is about the CAR's size: reserve that too.
-  await lease.reserve(car.byteLength, d.signal)
+  // The records' JSON is about the CAR's size: reserve that too, before it is built.
+  await lease.reserve(bytes, d.signal)
   d.metrics.bytesInFlight.set(d.budget.inUse)
-  const records = await recordsJson(repo, d.signal)
+  const endVerify = d.metrics.verifySeconds.startTimer()
+  const repo = await d.extract(car, { did, signingKey: source.signingKey })
   endVerify()
-  return { head: { did, commit: repo.commitCid, rev: repo.rev }, records, bytes: car.byteLength }
+  return { head: { did, commit: repo.commit, rev: repo.rev }, records: repo.records, bytes }
 }
-
-/**
- * Each record as the tail of its `create` event's JSON (`"collection":…,"record":…}`); the head,
- * common to the repo, is prepended when writing. Yields to the event loop now and then so that a
- * 100k-record repo does not hold up the others (and the heartbeats).
- */
-async function recordsJson(repo: VerifiedRepoView, signal: AbortSignal): Promise<(string | undefined)[]> {
-  const out: (string | undefined)[] = []
-  for (const r of repo.records) {
-    out.push(`"collection":${JSON.stringify(r.collection)},"rkey":${JSON.stringify(r.rkey)},"cid":${JSON.stringify(r.cid)},"record":${JSON.stringify(r.record)}}`)
-    if (out.length % YIELD_EVERY === 0) {
-      await new Promise((resolve) => setImmediate(resolve))
-      checkOpen(signal)
-    }
-  }
-  if (out.length !== repo.recordCount) throw new Error(`verifier reported ${repo.recordCount} records but yielded ${out.length}`)
-  return out
-}
-
-const YIELD_EVERY = 2000
 
 async function fetchPolitely(
   did: string,

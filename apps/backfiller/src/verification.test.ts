@@ -11,11 +11,11 @@ import { startFakeNetwork, type FakeNetwork } from './test/fake-network.js'
 import { deleteStreams, enqueue, metric, newRedis, randomDid, readDlq, readEvents, testConfig, waitFor } from './test/helpers.js'
 import { tamperedCars } from './test/tamper.js'
 
-describe('tampered repos', () => {
+describe.each([{ verifyThreads: 1 }, { verifyThreads: 0 }])('tampered repos (verify threads: $verifyThreads)', ({ verifyThreads }) => {
   const redis = newRedis()
   let net: FakeNetwork
   let bf: Backfiller
-  const config = testConfig({ maxRetries: 2 })
+  const config = testConfig({ maxRetries: 2, verifyThreads })
 
   beforeAll(async () => {
     net = await startFakeNetwork()

@@ -47,6 +47,7 @@ export function testConfig(overrides: Partial<BackfillerConfig> = {}): Backfille
     maxRateLimitWaitMs: 10_000,
     claimIdleMs: 1000,
     didCacheTtlMs: 60_000,
+    verifyThreads: 1,
     ...overrides,
   }
 }
