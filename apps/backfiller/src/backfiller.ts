@@ -53,7 +53,7 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
   const registry = createRegistry('backfiller')
   const inStreams = allShards(config.inStream, config.streamShards)
   const outStreams = allShards(config.outStream, config.streamShards)
-  const metrics = createBackfillerMetrics(registry, () => ({ redis, inStream: config.inStream, inStreams, group: config.group, outStreams }))
+  const metrics = createBackfillerMetrics(registry, () => ({ redis, inStreams, group: config.group, outStreams }))
   const producer = new StreamProducer({
     redis,
     batchSize: config.batchSize,
@@ -119,7 +119,8 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
         consumer: config.consumer,
         handler: (entries) => Promise.all(entries.map(handleOne)),
         batchSize: 1,
-        concurrency: config.concurrency,
+        // BACKFILLER_CONCURRENCY is for the process: split across the input shards
+        concurrency: Math.max(1, Math.ceil(config.concurrency / inStreams.length)),
         claimIdleMs: config.claimIdleMs,
         claimIntervalMs: Math.max(100, Math.min(10_000, Math.floor(config.claimIdleMs / 2))),
         maxDeliveries: config.maxRetries + 1,

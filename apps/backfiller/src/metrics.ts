@@ -32,7 +32,7 @@ const FETCH_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
 export function createBackfillerMetrics(
   registry: Registry,
-  streams: () => { redis: RedisClient; inStream: string; inStreams: string[]; group: string; outStreams: string[] },
+  streams: () => { redis: RedisClient; inStreams: string[]; group: string; outStreams: string[] },
 ): BackfillerMetrics {
   const registers = [registry]
   const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
@@ -51,8 +51,12 @@ export function createBackfillerMetrics(
     async collect() {
       const s = streams()
       try {
-        const stats = await readGroupStats(s.redis, s.inStream, s.group)
-        this.set(stats.lag ?? stats.length)
+        let n = 0
+        for (const name of s.inStreams) {
+          const stats = await readGroupStats(s.redis, name, s.group)
+          n += stats.lag ?? stats.length
+        }
+        this.set(n)
       } catch {
         // Redis down: keep the last value (readiness reports it)
       }
