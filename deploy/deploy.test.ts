@@ -227,7 +227,7 @@ describe('metrics used by rules and dashboards', () => {
   })
 
   it('the dashboard JSON is what deploy/grafana/dashboard.mjs generates', async () => {
-    const { json } = (await import('./grafana/dashboard.mjs')) as { json: string }
+    const { json } = await import('./grafana/dashboard.mjs')
     expect(readFileSync(join(DASHBOARDS, 'firehose.json'), 'utf8')).toBe(json)
   })
 

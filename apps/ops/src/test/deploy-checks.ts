@@ -152,7 +152,7 @@ export async function defaultMetricNames(): Promise<Set<string>> {
   for (const m of await registry.getMetricsAsJSON()) {
     if (m.name === 'x_build_info') continue
     names.add(m.name)
-    if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s)
+    if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s)
   }
   return names
 }
