@@ -82,6 +82,7 @@ export function firehoseHandler(deps: HandlerDeps): BatchHandler {
     const results: (Error | null)[] = entries.map(() => null)
     const events: StreamEvent[] = []
     const positions: number[] = []
+    const synthetic = new Set<number>()
     const stream = entries[0]?.stream ?? ''
     for (let i = 0; i < entries.length; i++) {
       const raw = (entries[i] as StreamEntry).fields.event
@@ -94,6 +95,13 @@ export function firehoseHandler(deps: HandlerDeps): BatchHandler {
         }
         events.push(ev)
         positions.push(i)
+        if (ev.type === 'repo') {
+          // A backfilled repo's actor may never see an #identity event (it predates our cursor):
+          // index its handle from the DID document, verified both ways, as bsky's indexRepo does.
+          synthetic.add(events.length)
+          events.push({ type: 'identity', seq: ev.seq, time: ev.time, did: ev.did })
+          positions.push(i)
+        }
       } catch (err) {
         deps.consumerMetrics.malformed.inc({ stream })
         deps.logger.warn({ stream, id: entries[i]?.id, err: (err as Error).message }, 'malformed entry: dead-lettering it')
@@ -112,7 +120,7 @@ export function firehoseHandler(deps: HandlerDeps): BatchHandler {
         if (outcome?.status === 'failed') {
           deps.consumerMetrics.failed.inc({ stream, type: eventTypeOf(ev) })
           results[pos] = outcome.error ?? new Error('indexing failed')
-        } else {
+        } else if (!synthetic.has(k)) {
           deps.consumerMetrics.processed.inc({ stream, type: ev.type })
           const t = Date.parse(ev.time)
           if (Number.isFinite(t) && t > newest) newest = t
