@@ -6,17 +6,23 @@ import { baselineDecode } from './baseline.mjs'
 
 const variant = process.argv[2]
 const config = loadConfig(process.env)
+let cpuAtStart
 const ingester = await startIngester(config, {
   http: false,
   ...(variant === 'baseline' ? { decodeFirehoseFrame: baselineDecode } : {}),
 })
 process.on('message', async (m) => {
+  if (m === 'mark') {
+    cpuAtStart = process.cpuUsage()
+    return
+  }
   if (m !== 'stop') return
+  const cpu = process.cpuUsage(cpuAtStart)
   await ingester.close()
   // VmHWM, not resourceUsage().maxRSS: ru_maxrss survives execve, so a forked child would
   // report the parent's RSS (which holds every frame of the bench) as its own peak
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
-  process.send({ maxRssMb: Number(hwm?.[1] ?? 0) / 1024 }, () => process.exit(0))
+  process.send({ maxRssMb: Number(hwm?.[1] ?? 0) / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }, () => process.exit(0))
 })
 if (process.env.BENCH_MEM_TRACE) {
   setInterval(() => {

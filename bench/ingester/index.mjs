@@ -54,6 +54,7 @@ async function pipelineRun(variant, frames, expectedEvents, redis) {
   let t0 = 0
   wss.on('connection', (ws) => {
     t0 = performance.now()
+    child.send('mark')
     let i = 0
     const pump = () => {
       while (i < frames.length && ws.bufferedAmount < 8 << 20) ws.send(frames[i++])
@@ -87,10 +88,10 @@ async function pipelineRun(variant, frames, expectedEvents, redis) {
   const seconds = (performance.now() - t0) / 1000
   const report = new Promise((resolve) => child.on('message', (m) => typeof m === 'object' && resolve(m)))
   child.send('stop')
-  const { maxRssMb } = await report
+  const { maxRssMb, cpuSeconds } = await report
   await new Promise((r) => wss.close(r))
   await redis.del(stream, repoStream, `${stream}:cursor:${url.replace('ws://', '')}`)
-  return { framesPerSec: frames.length / seconds, eventsPerSec: len / seconds, seconds, peakRssMb: Math.round(maxRssMb), events: len }
+  return { framesPerSec: frames.length / seconds, eventsPerSec: len / seconds, seconds, peakRssMb: Math.round(maxRssMb), events: len, framesPerCpuSec: frames.length / cpuSeconds }
 }
 
 async function main() {
@@ -108,24 +109,49 @@ async function main() {
   const bytes = frames.reduce((n, f) => n + f.length, 0)
   console.log(`  ${fmt(frames.length)} frames (${mb(bytes)} MB), real:generated pool ${real.length}:${generated.length}`)
 
-  const oursDecode = decodeOnly(decodeFirehoseFrame, frames)
-  const baseDecode = decodeOnly(baselineDecode, frames)
+  let oursDecode = { framesPerSec: 0, events: 0 }
+  let baseDecode = { framesPerSec: 0, events: 0 }
+  for (let r = 0; r < 2; r++) {
+    const b = decodeOnly(baselineDecode, frames)
+    const o = decodeOnly(decodeFirehoseFrame, frames)
+    if (b.framesPerSec > baseDecode.framesPerSec) baseDecode = b
+    if (o.framesPerSec > oursDecode.framesPerSec) oursDecode = o
+  }
   if (oursDecode.events !== baseDecode.events) throw new Error(`decoders disagree: ${oursDecode.events} vs ${baseDecode.events} events`)
   const expectedEvents = oursDecode.events
 
   const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null })
   console.log('pipeline runs (websocket → ingester child → Redis)…')
-  const base = process.env.BENCH_SKIP_BASELINE ? { framesPerSec: 1, eventsPerSec: 1, peakRssMb: 0 } : await pipelineRun('baseline', frames, expectedEvents, redis)
-  const ours = await pipelineRun('ours', frames, expectedEvents, redis)
+  // alternate the two, BENCH_RUNS times each, and keep each one's best run: on a shared 2-core
+  // machine a single run mostly measures the neighbours
+  const runs = Number(process.env.BENCH_RUNS ?? 2)
+  let base = { framesPerSec: 0, eventsPerSec: 0, peakRssMb: 0, framesPerCpuSec: 0 }
+  let ours = { framesPerSec: 0, eventsPerSec: 0, peakRssMb: 0, framesPerCpuSec: 0 }
+  const best = (a, b) => ({
+    ...(b.framesPerSec > a.framesPerSec ? b : a),
+    peakRssMb: Math.max(a.peakRssMb, b.peakRssMb),
+    framesPerCpuSec: Math.max(a.framesPerCpuSec, b.framesPerCpuSec),
+  })
+  for (let r = 0; r < runs; r++) {
+    if (!process.env.BENCH_SKIP_BASELINE) {
+      const b = await pipelineRun('baseline', frames, expectedEvents, redis)
+      console.log(`  run ${r + 1} baseline: ${fmt(b.framesPerSec)} frames/s, ${fmt(b.eventsPerSec)} events/s, ${fmt(b.framesPerCpuSec)} frames per CPU-second of the ingester, peak RSS ${b.peakRssMb} MB`)
+      base = best(base, b)
+    }
+    const o = await pipelineRun('ours', frames, expectedEvents, redis)
+    console.log(`  run ${r + 1} ours:     ${fmt(o.framesPerSec)} frames/s, ${fmt(o.eventsPerSec)} events/s, ${fmt(o.framesPerCpuSec)} frames per CPU-second of the ingester, peak RSS ${o.peakRssMb} MB`)
+    ours = best(ours, o)
+  }
   await redis.quit()
+  if (process.env.BENCH_SKIP_BASELINE) base = { framesPerSec: 1, eventsPerSec: 1, peakRssMb: 0, framesPerCpuSec: 1 }
 
   const row = (name, d, p) =>
-    `${name.padEnd(44)} ${fmt(d.framesPerSec).padStart(10)} ${fmt(p.framesPerSec).padStart(10)} ${fmt(p.eventsPerSec).padStart(10)} ${String(p.peakRssMb).padStart(8)}`
+    `${name.padEnd(46)} ${fmt(d.framesPerSec).padStart(10)} ${fmt(p.framesPerSec).padStart(10)} ${fmt(p.eventsPerSec).padStart(10)} ${fmt(p.framesPerCpuSec).padStart(10)} ${String(p.peakRssMb).padStart(7)}`
   console.log('')
-  console.log(`${'decoder'.padEnd(44)} ${'decode f/s'.padStart(10)} ${'frames/s'.padStart(10)} ${'events/s'.padStart(10)} ${'RSS MB'.padStart(8)}`)
+  console.log(`${'decoder'.padEnd(46)} ${'decode f/s'.padStart(10)} ${'frames/s'.padStart(10)} ${'events/s'.padStart(10)} ${'f/CPU-s'.padStart(10)} ${'RSS MB'.padStart(7)}`)
   console.log(row('ours: @atcute cbor/car/cid (@firehose/atproto)', oursDecode, ours))
   console.log(row('baseline: @ipld dag-cbor/car + @atproto/repo', baseDecode, base))
-  console.log(`(${fmt(frames.length)} frames, ${fmt(expectedEvents)} events per run; decode f/s = decoding alone in-process; frames/s, events/s and peak RSS (VmHWM) = the whole ingester process, node ${CHILD_ARGS.join(' ') || '(no flags)'})`)
+  console.log(`(best of ${runs} runs each; ${fmt(frames.length)} frames, ${fmt(expectedEvents)} events per run; peak RSS = highest of the runs; decode f/s = decoding alone in-process; f/CPU-s = frames per CPU-second used by the ingester process (what one core would sustain); frames/s, events/s and peak RSS (VmHWM) = the whole ingester process, node ${CHILD_ARGS.join(' ') || '(no flags)'})`)
   console.log(JSON.stringify({ bench: 'ingester', unit: 'frames/s', value: Math.round(ours.framesPerSec), baseline: Math.round(base.framesPerSec), ratio: Number((ours.framesPerSec / base.framesPerSec).toFixed(2)), peakRssMb: ours.peakRssMb }))
 }
 
