@@ -36,6 +36,7 @@ const rss = rssSampler(20)
 const bf = await startBackfiller(config, verifier === 'atproto-repo' ? { verify: atprotoRepoVerifier } : {})
 rss.reset()
 const t0 = performance.now()
+const cpu0 = process.cpuUsage()
 const p = redis.pipeline()
 for (const j of jobs) p.xadd(inStream, '*', 'repo', JSON.stringify({ did: j.did, host: serverUrl }))
 await p.exec()
@@ -47,9 +48,11 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 20))
 }
 const ms = performance.now() - t0
+const cpu = process.cpuUsage(cpu0)
+const cpuMs = (cpu.user + cpu.system) / 1000
 const peakRssMb = rss.peakMb()
 await bf.close()
 await redis.del(inStream, outStream, `${inStream}_dlq`)
 await redis.quit()
-console.log(JSON.stringify({ verifier, records: totalRecords, repos: jobs.length, ms: Math.round(ms), recordsPerSec: Math.round((totalRecords * 1000) / ms), peakRssMb }))
+console.log(JSON.stringify({ verifier, records: totalRecords, repos: jobs.length, ms: Math.round(ms), recordsPerSec: Math.round((totalRecords * 1000) / ms), cpuMs: Math.round(cpuMs), recordsPerCpuSec: Math.round((totalRecords * 1000) / cpuMs), peakRssMb }))
 process.exit(0)
