@@ -258,18 +258,21 @@ describe('groups, pending, consumers prune', () => {
 
   it('claims a dead consumer\'s pending entries to a live one before removing it', async () => {
     const s = await setup()
-    await new Promise((r) => setTimeout(r, 4000))
-    await redis.xreadgroup('GROUP', 'g', 'live-1', 'COUNT', 1, 'STREAMS', s, '>')
-    const dry = await opsJson<{ dryRun: boolean; consumers: { consumer: string; claimedTo: string }[] }>(['consumers', 'prune', s, '--group', 'g', '--idle', '3s'])
+    await new Promise((r) => setTimeout(r, 6000))
+    // live-1 reads just before each prune, so it is never idle for --idle 4s even on a slow machine.
+    const touch = () => redis.xreadgroup('GROUP', 'g', 'live-1', 'COUNT', 1, 'STREAMS', s, '>')
+    await touch()
+    const dry = await opsJson<{ dryRun: boolean; consumers: { consumer: string; claimedTo: string }[] }>(['consumers', 'prune', s, '--group', 'g', '--idle', '4s'])
     expect(dry.dryRun).toBe(true)
     expect(dry.consumers).toMatchObject([{ consumer: 'dead-1', pending: 3, claimedTo: 'live-1' }])
     expect((await redis.xinfo('CONSUMERS', s, 'g')) as unknown[]).toHaveLength(2)
 
-    const r = await opsJson<{ consumers: { consumer: string; claimed: number; removed: boolean }[] }>(['consumers', 'prune', s, '--group', 'g', '--idle', '3s', '--yes'])
+    await touch()
+    const r = await opsJson<{ consumers: { consumer: string; claimed: number; removed: boolean }[] }>(['consumers', 'prune', s, '--group', 'g', '--idle', '4s', '--yes'])
     expect(r.consumers).toMatchObject([{ consumer: 'dead-1', claimed: 3, removed: true }])
     const pending = (await redis.xpending(s, 'g')) as [number, string, string, [string, string][]]
-    expect(pending[0]).toBe(4) // nothing lost from the group's pending list
-    expect(pending[3]).toEqual([['live-1', '4']])
+    expect(pending[0]).toBe(5) // nothing lost from the group's pending list
+    expect(pending[3]).toEqual([['live-1', '5']])
   })
 
   it('refuses to drop pending entries when no live consumer remains, unless --to or --force', async () => {
