@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   APPS,
@@ -115,6 +116,21 @@ describe('docker compose files', () => {
       const read = envVarsRead(s.app) // throws, naming the file, while an app has no src/config.ts
       for (const [name, from] of s.setBy) {
         if (!read.has(name) && !RUNTIME_VARS.has(name)) problems.push(`${s.name}: ${name} (from ${from}) is not read by ${s.app}`)
+      }
+    }
+    expect(problems).toEqual([])
+  })
+
+  it.each([['production', PROD], ['dev', DEV]])('%s: each app\'s own config parser accepts the values compose gives it', async (_, path) => {
+    const problems: string[] = []
+    for (const s of appServices(loadCompose(path))) {
+      const file = join(ROOT, 'apps', s.app, 'dist/config.js')
+      if (!existsSync(file)) throw new Error(`build ${s.app} first (pnpm build): no ${rel(file)}`)
+      const { loadConfig } = (await import(pathToFileURL(file).href)) as { loadConfig: (env: Record<string, string>) => unknown }
+      try {
+        loadConfig(s.env)
+      } catch (e) {
+        problems.push(`${s.name}: ${(e as Error).message}`)
       }
     }
     expect(problems).toEqual([])
