@@ -22,7 +22,8 @@ async function fill(stream: string, n: number): Promise<string[]> {
   return (res ?? []).map((r) => r[1] as string)
 }
 
-function worker(opts: Partial<ConstructorParameters<typeof StreamWorker>[0]> & { stream: string; handler: StreamWorker['stream'] extends string ? ConstructorParameters<typeof StreamWorker>[0]['handler'] : never }) {
+type WorkerOpts = ConstructorParameters<typeof StreamWorker>[0]
+function worker(opts: Partial<WorkerOpts> & Pick<WorkerOpts, 'stream' | 'handler'>) {
   const w = new StreamWorker({ redis, group: 'g', consumer: 'c1', blockMs: 100, ackIntervalMs: 10, ...opts })
   workers.push(w)
   return w
@@ -84,7 +85,8 @@ describe('StreamWorker', () => {
     const ids = await fill(stream, 3)
     const dlq = `${stream}_dlq`
     await waitFor(async () => (await redis.xlen(dlq)) === 1, 20_000, 'dead letter')
-    const [[, flat]] = (await redis.xrange(dlq, '-', '+')) as [string, string[]][]
+    const [first] = (await redis.xrange(dlq, '-', '+')) as [string, string[]][]
+    const flat = first?.[1] ?? []
     const f: Record<string, string> = {}
     for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!
     expect(f).toMatchObject({ event: '{"i":1}', error: 'boom: always fails', attempts: '3', consumer: 'c1', source_stream: stream, source_id: ids[1] })
