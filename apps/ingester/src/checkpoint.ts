@@ -33,10 +33,10 @@ export class Checkpoint {
     this.timer ??= setInterval(() => void this.write(), this.opts.intervalMs)
   }
 
-  /** An entry was handed to the producer; `written` resolves once it is in Redis. */
-  track(stream: string, written: Promise<void>): void {
+  /** `n` entries were handed to the producer; `written` (the last one's) resolves once they are in Redis. */
+  track(stream: string, written: Promise<void>, n = 1): void {
     this.latest.set(stream, written)
-    this.counts.set(stream, (this.counts.get(stream) ?? 0) + 1)
+    this.counts.set(stream, (this.counts.get(stream) ?? 0) + n)
   }
 
   /** Every entry of frames up to `seq` has been tracked. */

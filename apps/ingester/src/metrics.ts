@@ -59,8 +59,8 @@ export function registerStreamLengths(registry: Registry, redis: RedisClient, st
 }
 
 /** Known message types as metric label values; anything else is `other`. */
-const KNOWN_TYPES = new Set(['#commit', '#identity', '#account', '#sync', '#info', '#labels', '#handle', '#tombstone', '#migrate'])
-export const typeLabel = (t: string): string => (KNOWN_TYPES.has(t) ? t.slice(1) : 'other')
+const TYPE_LABELS = new Map(['#commit', '#identity', '#account', '#sync', '#info', '#labels', '#handle', '#tombstone', '#migrate'].map((t) => [t, t.slice(1)]))
+export const typeLabel = (t: string): string => TYPE_LABELS.get(t) ?? 'other'
 
 const KNOWN_ERRORS = new Set(['FutureCursor', 'ConsumerTooSlow', 'OutdatedCursor', 'InvalidRequest', 'InternalServerError'])
 export const errorLabel = (e: string): string => (KNOWN_ERRORS.has(e) ? e : 'other')

@@ -69,9 +69,17 @@ export class RelayStream extends HostStream {
       case 'events': {
         const { config, producer } = this.ctx
         const events: StreamEvent[] = res.events as StreamEvent[]
-        for (const event of events) {
-          const stream = streamForDid(config.firehoseStream, event.did, config.streamShards)
-          this.checkpoint.track(stream, producer.add(stream, ['event', encodeEvent(event)]))
+        if (config.streamShards <= 1) {
+          // the hot path: one stream, one checkpoint entry per frame
+          const stream = config.firehoseStream
+          let written: Promise<void> | undefined
+          for (const event of events) written = producer.add(stream, ['event', encodeEvent(event)])
+          if (written) this.checkpoint.track(stream, written, events.length)
+        } else {
+          for (const event of events) {
+            const stream = streamForDid(config.firehoseStream, event.did, config.streamShards)
+            this.checkpoint.track(stream, producer.add(stream, ['event', encodeEvent(event)]))
+          }
         }
         const last = events[events.length - 1]
         if (last) this.lastTime = last.time
