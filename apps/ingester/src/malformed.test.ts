@@ -53,6 +53,10 @@ describe('bad frames', () => {
     frames.push({ seq: 0, bytes: encodeMessageFrame('#commit', { nonsense: true }) }) // wrong shape
     await good()
     seq++
+    // wrong shape, but its seq and repo are readable: logged with its seq, repo queued for backfill
+    frames.push({ seq, bytes: encodeMessageFrame('#commit', { seq, repo: did, time: new Date().toISOString(), rev: 'x', commit: 'not a link', ops: [] }) })
+    await good()
+    seq++
     frames.push({ seq, bytes: await truncatedCommit(seq) })
     await good()
     seq++
@@ -96,7 +100,7 @@ describe('bad frames', () => {
       expect(events.every((e) => e.type === 'create' && e.record.text === `good ${e.seq}`)).toBe(true)
       const text = await ing.registry.metrics()
       const host = server.url.replace('ws://', '')
-      expect(metricValue(text, 'ingester_decode_errors_total', { host, reason: 'frame' })).toBe(3)
+      expect(metricValue(text, 'ingester_decode_errors_total', { host, reason: 'frame' })).toBe(4)
       expect(metricValue(text, 'ingester_decode_errors_total', { host, reason: 'bad-message' })).toBe(1) // truncated CAR
       expect(metricValue(text, 'ingester_decode_errors_total', { host, reason: 'cid-mismatch' })).toBe(1)
       expect(metricValue(text, 'ingester_error_frames_total', { host, error: 'ConsumerTooSlow' })).toBe(1)
@@ -104,7 +108,7 @@ describe('bad frames', () => {
       expect(metricValue(text, 'ingester_reconnects_total', { host })).toBeGreaterThanOrEqual(1)
       // the undecodable commits' repo is queued for a backfill
       const jobs = await redis.xrange(config.repoStream, '-', '+')
-      expect(jobs.length).toBe(2)
+      expect(jobs.length).toBe(3)
       // reconnected after the error frame from the cursor, not from the start
       expect(server.connections[1]?.cursor).toBe(goodSeqs[goodSeqs.length - 3])
     } finally {

@@ -26,6 +26,22 @@ export const decodeFirehoseFrame: FirehoseDecoder = (bytes) => {
   return { kind: 'message', type: frame.type, result: firehoseMessageToEvents(frame.type, frame.body) }
 }
 
+/** seq and repo of a frame whose message could not be mapped, when its envelope decodes. */
+function peekFrame(bytes: Uint8Array): { seq?: number; did?: string } {
+  try {
+    const frame = decodeFrame(bytes)
+    if (frame.kind !== 'message') return {}
+    const { seq, repo } = frame.body
+    const out: { seq?: number; did?: string } = {}
+    if (typeof seq === 'number' && Number.isSafeInteger(seq)) out.seq = seq
+    // only a commit's loss needs a backfill; identity/account messages carry no records
+    if (frame.type === '#commit' && typeof repo === 'string' && repo.startsWith('did:')) out.did = repo
+    return out
+  } catch {
+    return {}
+  }
+}
+
 export class RelayStream extends HostStream {
   private readonly httpBase: string
 
@@ -54,7 +70,11 @@ export class RelayStream extends HostStream {
         if (err.did) this.enqueueBackfill(err.did, 'undecodable_commit')
         if (err.seq !== undefined) this.handled(err.seq)
       } else {
-        this.decodeError('frame', err, undefined, bytes.length)
+        // FrameDecodeError carries no seq: read what the frame's envelope still says
+        const { seq, did } = peekFrame(bytes)
+        this.decodeError('frame', err, seq, bytes.length)
+        if (did !== undefined) this.enqueueBackfill(did, 'undecodable_commit')
+        if (seq !== undefined) this.handled(seq)
       }
       return
     }
