@@ -16,7 +16,7 @@ describe('HTTP failures', () => {
   const redis = newRedis()
   let net: FakeNetwork
   let bf: Backfiller
-  const config = testConfig({ maxRetries: 2, httpTimeoutMs: 800, retryInitialMs: 50, retryMaxMs: 100, concurrency: 10 })
+  const config = testConfig({ maxRetries: 2, httpTimeoutMs: 1500, retryInitialMs: 50, retryMaxMs: 100, concurrency: 10 })
 
   beforeAll(async () => {
     net = await startFakeNetwork()
