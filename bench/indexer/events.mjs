@@ -1,0 +1,110 @@
+// A firehose-like event mix for the indexer bench, as JSON StreamEvents (DESIGN.md):
+// likes 45%, posts 25% (replies, quotes, images), follows 10%, reposts 10%, and 10% split
+// between profile updates, blocks and deletes of earlier likes / posts / follows / reposts.
+// All records are valid against their lexicons; CIDs are real CIDv1 strings.
+import { createHash } from 'node:crypto'
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567'
+const TID = '234567abcdefghijklmnopqrstuvwxyz'
+
+function base32(bytes) {
+  let bits = 0
+  let value = 0
+  let out = ''
+  for (const b of bytes) {
+    value = ((value << 8) | b) & 0xffff
+    bits += 8
+    while (bits >= 5) {
+      out += B32[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  if (bits > 0) out += B32[(value << (5 - bits)) & 31]
+  return out
+}
+
+export const cidFor = (seed) => 'b' + base32(Uint8Array.from([0x01, 0x71, 0x12, 0x20, ...createHash('sha256').update(seed).digest()]))
+
+/** A TID-shaped, fixed-width, sortable string from a counter. */
+export function tid(n) {
+  let s = ''
+  let v = BigInt(n) + (1n << 50n)
+  for (let i = 0; i < 13; i++) {
+    s = TID[Number(v % 32n)] + s
+    v /= 32n
+  }
+  return s
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function rng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const did = (i) => `did:plc:bench${String(i).padStart(16, '0')}`
+const createdAt = '2026-01-01T00:00:00.000Z'
+
+/** `n` events from `accounts` DIDs; revs grow per DID (one commit per event). */
+export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
+  const r = rng(seed)
+  const pick = (list) => list[Math.floor(r() * list.length)]
+  const posts = []
+  const deletable = []
+  const events = []
+  const start = Date.parse('2026-01-01T00:00:00.000Z')
+  for (let i = 0; i < n; i++) {
+    const d = did(Math.floor(r() * accounts))
+    const rev = tid(10_000_000 + i)
+    const rkey = tid(20_000_000 + i) + tag
+    const time = new Date(start + i).toISOString()
+    const base = { seq: i + 1, time, did: d, commit: cidFor(`commit:${tag}:${i}`), rev }
+    const target = posts.length ? pick(posts) : { uri: `at://${did(0)}/app.bsky.feed.post/seed`, cid: cidFor('seed') }
+    const write = (collection, key, record) => {
+      const full = { $type: collection, ...record }
+      const ev = { type: 'create', ...base, collection, rkey: key, cid: cidFor(`${tag}:${i}`), record: full }
+      events.push(ev)
+      return ev
+    }
+    const x = r()
+    if (x < 0.45) {
+      write('app.bsky.feed.like', rkey, { subject: target, createdAt })
+      deletable.push(['app.bsky.feed.like', d, rkey])
+    } else if (x < 0.7) {
+      const record = { text: `post ${i} with some text, a few words long`, createdAt, langs: ['en'] }
+      const y = r()
+      if (y < 0.3) record.reply = { root: target, parent: target }
+      else if (y < 0.4) record.embed = { $type: 'app.bsky.embed.record', record: target }
+      else if (y < 0.55) {
+        record.embed = {
+          $type: 'app.bsky.embed.images',
+          images: [{ alt: 'a picture', image: { $type: 'blob', ref: { $link: cidFor(`img:${tag}:${i}`) }, mimeType: 'image/jpeg', size: 123456 } }],
+        }
+      }
+      const ev = write('app.bsky.feed.post', rkey, record)
+      posts.push({ uri: `at://${d}/app.bsky.feed.post/${rkey}`, cid: ev.cid })
+      deletable.push(['app.bsky.feed.post', d, rkey])
+    } else if (x < 0.8) {
+      write('app.bsky.graph.follow', rkey, { subject: did(Math.floor(r() * accounts)), createdAt })
+      deletable.push(['app.bsky.graph.follow', d, rkey])
+    } else if (x < 0.9) {
+      write('app.bsky.feed.repost', rkey, { subject: target, createdAt })
+      deletable.push(['app.bsky.feed.repost', d, rkey])
+    } else if (x < 0.93) {
+      write('app.bsky.actor.profile', 'self', { displayName: `user ${i}`, description: 'hello there' })
+    } else if (x < 0.96) {
+      write('app.bsky.graph.block', rkey, { subject: did(Math.floor(r() * accounts)), createdAt })
+    } else if (deletable.length) {
+      // the delete comes from the record's own repo, with a later rev
+      const [collection, owner, key] = deletable.splice(Math.floor(r() * deletable.length), 1)[0]
+      events.push({ type: 'delete', ...base, did: owner, collection, rkey: key })
+    }
+  }
+  return events
+}
