@@ -180,9 +180,28 @@ describe('backfill enqueue', () => {
       const active = await opsJson<{ enqueued: number }>(['backfill', 'enqueue', '--host', host, '--stream', s2, '--active-only', '--limit', '3'])
       expect(active.enqueued).toBe(3)
       expect((await jobs(s2)).map((j) => j.did)).toEqual(['did:plc:h0', 'did:plc:h1', 'did:plc:h2'])
+
+      const s3 = name('repo_backfill')
+      const resumed = await opsJson<{ enqueued: number }>(['backfill', 'enqueue', '--host', host, '--stream', s3, '--cursor', '2'])
+      expect(resumed.enqueued).toBe(3)
+      expect((await jobs(s3)).map((j) => j.did)).toEqual(['did:plc:h2', 'did:plc:h3', 'did:plc:h4'])
     } finally {
       server.close()
     }
+  })
+
+  it('waits while the backfillers\' group has --high-water-mark entries to read', async () => {
+    const s = name('repo_backfill')
+    for (let i = 0; i < 3; i++) await redis.xadd(s, '*', 'repo', JSON.stringify({ did: `did:plc:old${i}`, host: '' }))
+    await redis.xgroup('CREATE', s, 'repo_backfill_group', '0')
+    const run = ops(['backfill', 'enqueue', 'did:plc:new1', 'did:plc:new2', '--stream', s, '--high-water-mark', '3'])
+    await new Promise((r) => setTimeout(r, 2500))
+    expect(await redis.xlen(s)).toBe(3) // paused: 3 entries not yet read by the group
+    await redis.xreadgroup('GROUP', 'repo_backfill_group', 'b1', 'COUNT', 3, 'STREAMS', s, '>')
+    const r = await run
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain('waiting: ')
+    expect(await redis.xlen(s)).toBe(5)
   })
 
   it('puts each DID on its shard with --shards', async () => {
@@ -326,6 +345,8 @@ describe('errors', () => {
     ['enqueue: not a DID', ['backfill', 'enqueue', 'did:plc:ok', 'alice.bsky.social'], /"alice.bsky.social" is not a DID/],
     ['enqueue: missing file', ['backfill', 'enqueue', '--file', '/nonexistent/dids.txt'], /cannot read --file \/nonexistent\/dids.txt: ENOENT/],
     ['enqueue: bad host', ['backfill', 'enqueue', '--host', 'ftp://pds.x'], /--host must use https:\/\//],
+    ['enqueue: --cursor without --host', ['backfill', 'enqueue', 'did:plc:a', '--cursor', 'x'], /--cursor resumes a --host listing/],
+    ['enqueue: bad high-water mark', ['backfill', 'enqueue', 'did:plc:a', '--high-water-mark', 'lots'], /--high-water-mark must be a whole number/],
     ['enqueue: bad limit', ['backfill', 'enqueue', 'did:plc:a', '--limit', '0'], /--limit must be between 1/],
     ['cursor get: missing host', ['cursor', 'get', 'firehose_live'], /missing <stream> <host>/],
     ['cursor set: not a seq', ['cursor', 'set', 'firehose_live', 'bsky.network', 'abc', '--yes'], /sequence number/],

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { STREAMS, encodeRepoJob, streamForDid, type RepoBackfillJob } from '@firehose/streams'
+import { GROUPS, STREAMS, encodeRepoJob, readGroupStats, streamForDid, type RepoBackfillJob } from '@firehose/streams'
 import { checkDid, parseIntOption } from '../args.js'
 import type { Command } from '../command.js'
 import { flag, str, type Context } from '../context.js'
@@ -55,8 +55,13 @@ interface ListReposPage {
 }
 
 /** Page through `com.atproto.sync.listRepos` of a PDS or relay. */
-export async function* listRepos(host: string, pageSize = 1000, timeoutMs = 30_000): AsyncGenerator<RepoBackfillJob[]> {
-  let cursor: string | undefined
+export async function* listRepos(
+  host: string,
+  startCursor?: string,
+  pageSize = 1000,
+  timeoutMs = 30_000,
+): AsyncGenerator<{ jobs: RepoBackfillJob[]; next: string | undefined }> {
+  let cursor: string | undefined = startCursor
   for (;;) {
     const url = new URL(`${host}/xrpc/com.atproto.sync.listRepos`)
     url.searchParams.set('limit', String(pageSize))
@@ -75,7 +80,7 @@ export async function* listRepos(host: string, pageSize = 1000, timeoutMs = 30_0
       throw new OpsError(`listRepos on ${host} did not answer JSON`)
     }
     if (!Array.isArray(page.repos)) throw new OpsError(`listRepos on ${host} answered without a "repos" list`)
-    yield page.repos
+    const jobs = page.repos
       .filter((r) => typeof r.did === 'string')
       .map((r) => ({
         did: r.did,
@@ -84,13 +89,41 @@ export async function* listRepos(host: string, pageSize = 1000, timeoutMs = 30_0
         ...(r.status ? { status: r.status } : {}),
         ...(typeof r.active === 'boolean' ? { active: r.active } : {}),
       }))
-    if (!page.cursor || page.repos.length === 0 || page.cursor === cursor) return
+    const last = !page.cursor || page.repos.length === 0 || page.cursor === cursor
+    yield { jobs, next: last ? undefined : page.cursor }
+    if (last) return
     cursor = page.cursor
   }
 }
 
+/**
+ * Wait while a stream holds `hwm` or more entries not yet delivered to the backfillers' group
+ * (its lag; XLEN when the group does not exist yet): an enqueue of a whole relay must not fill
+ * Redis faster than the backfillers read.
+ */
+async function waitBelowHighWaterMark(ctx: Context, stream: string, group: string, hwm: number): Promise<void> {
+  const redis = await ctx.redis()
+  let noted = 0
+  for (;;) {
+    const stats = await readGroupStats(redis, stream, group)
+    const waiting = stats.lag ?? stats.length
+    if (waiting < hwm) return
+    if (Date.now() - noted > 30_000) {
+      ctx.note(`waiting: ${stream} has ${waiting} entries not yet read by ${group} (--high-water-mark ${hwm}); is a backfiller running?`)
+      noted = Date.now()
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
 /** XADD each job to its stream (its shard, by DID), pipelined per stream. */
-async function enqueue(ctx: Context, stream: string, jobs: RepoBackfillJob[], dryRun: boolean): Promise<Map<string, number>> {
+async function enqueue(
+  ctx: Context,
+  stream: string,
+  jobs: RepoBackfillJob[],
+  dryRun: boolean,
+  hwm: { group: string; entries: number },
+): Promise<Map<string, number>> {
   const byStream = new Map<string, RepoBackfillJob[]>()
   for (const j of jobs) {
     const s = streamForDid(stream, j.did, ctx.shards)
@@ -103,6 +136,7 @@ async function enqueue(ctx: Context, stream: string, jobs: RepoBackfillJob[], dr
     const redis = await ctx.redis()
     for (const [s, list] of byStream) {
       for (let i = 0; i < list.length; i += CHUNK) {
+        await waitBelowHighWaterMark(ctx, s, hwm.group, hwm.entries)
         const pipe = redis.pipeline()
         for (const j of list.slice(i, i + CHUNK)) pipe.xadd(s, '*', 'repo', encodeRepoJob(j))
         const res = await pipe.exec()
@@ -118,16 +152,22 @@ async function enqueue(ctx: Context, stream: string, jobs: RepoBackfillJob[], dr
 export const backfillCommands: Command[] = [
   {
     name: 'backfill enqueue',
-    usage: 'backfill enqueue (<did>… | --file <path|-> | --host <pds-url>) [--pds <url>] [--stream repo_backfill] [--limit N] [--active-only] [--dry-run]',
+    usage:
+      'backfill enqueue (<did>… | --file <path|-> | --host <url> [--cursor c]) [--pds <url>] [--stream repo_backfill] ' +
+      '[--limit N] [--active-only] [--high-water-mark 1000000] [--group repo_backfill_group] [--dry-run]',
     summary:
       'add repos to repo_backfill: DIDs given, read from a file, or listed from a host with listRepos. ' +
-      "The backfiller resolves each DID's PDS; --pds (or a file line's host) is the fallback when the DID document names none",
+      "The backfiller resolves each DID's PDS; --pds (or a file line's host) is the fallback when the DID document names none. " +
+      'Pauses while the stream holds --high-water-mark entries its group has not read',
     options: {
       file: { type: 'string', short: 'f' },
       host: { type: 'string' },
       pds: { type: 'string' },
       stream: { type: 'string', short: 's' },
       limit: { type: 'string' },
+      cursor: { type: 'string' },
+      group: { type: 'string', short: 'g' },
+      'high-water-mark': { type: 'string' },
       'active-only': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
     },
@@ -147,28 +187,43 @@ export const backfillCommands: Command[] = [
       const activeOnly = flag(ctx.args, 'active-only')
       const dryRun = flag(ctx.args, 'dry-run')
 
+      const startCursor = str(ctx.args, 'cursor')
+      if (startCursor !== undefined && host === undefined) throw new UsageError('--cursor resumes a --host listing', 'backfill enqueue')
+      const hwm = {
+        group: str(ctx.args, 'group') ?? GROUPS.repoBackfill,
+        entries: parseIntOption('high-water-mark', str(ctx.args, 'high-water-mark') ?? '1000000', 1),
+      }
+      // DIDs given or read from a file are enqueued once each; a listing has no duplicates, and a
+      // whole relay's DIDs would not fit in a Set.
       const seen = new Set<string>()
+      let taken = 0
       const take = (jobs: RepoBackfillJob[]) => {
         const out: RepoBackfillJob[] = []
         for (const j of jobs) {
-          if (seen.size >= limit) break
-          if (seen.has(j.did) || (activeOnly && j.active === false)) continue
-          seen.add(j.did)
+          if (taken >= limit) break
+          if (activeOnly && j.active === false) continue
+          if (host === undefined) {
+            if (seen.has(j.did)) continue
+            seen.add(j.did)
+          }
+          taken++
           out.push(j)
         }
         return out
       }
       const totals = new Map<string, number>()
       const add = async (jobs: RepoBackfillJob[]) => {
-        for (const [s, n] of await enqueue(ctx, stream, take(jobs), dryRun)) totals.set(s, (totals.get(s) ?? 0) + n)
+        for (const [s, n] of await enqueue(ctx, stream, take(jobs), dryRun, hwm)) totals.set(s, (totals.get(s) ?? 0) + n)
       }
       if (!dryRun) await ctx.redis() // fail before listing a host when Redis is down
 
       if (host !== undefined) {
         const h = normalizeHost('host', host)
-        for await (const page of listRepos(h)) {
-          await add(page)
-          if (seen.size >= limit) break
+        let pages = 0
+        for await (const page of listRepos(h, startCursor)) {
+          await add(page.jobs)
+          if (++pages % 50 === 0) ctx.note(`${taken} repos so far; resume with --cursor ${page.next ?? '(end)'}`)
+          if (taken >= limit) break
         }
       } else if (file !== undefined) {
         let text: string
