@@ -196,7 +196,7 @@ describe('prometheus', () => {
     const uses = (metric: string) => alerts.some((a) => metricsInExpr(a.expr).includes(metric))
     expect(uses('indexer_lag_seconds')).toBe(true)
     expect(uses('indexer_stream_pending')).toBe(true)
-    expect(uses('ingester_high_water_mark_paused_seconds_total')).toBe(true)
+    expect(uses('ingester_stream_length') && uses('backfiller_output_stream_length')).toBe(true)
     expect(uses('backfiller_repos_dead_lettered_total') && uses('indexer_stream_entries_dead_lettered_total')).toBe(true)
     expect(uses('ingester_frames_received_total')).toBe(true)
     expect(uses('up')).toBe(true)
@@ -211,6 +211,20 @@ describe('prometheus', () => {
       }
     }
     for (const s of appServices(loadCompose(PROD))) expect(limits.get(s.app), `${s.name}: mem_limit ${String(s.raw.mem_limit)}`).toBe(parseBytes(s.raw.mem_limit))
+  })
+
+  it('the high-water marks the rules compare with are the ones the compose files configure', () => {
+    const marks = new Map<string, number>()
+    for (const f of RULE_FILES) {
+      for (const g of (readYaml(f) as RuleFile).groups) {
+        for (const r of g.rules) if (r.record === 'firehose:high_water_mark_entries') marks.set(r.labels?.job as string, Number(/vector\((\d+)\)/.exec(r.expr)?.[1]))
+      }
+    }
+    const DEFAULT_MARK = 1_000_000 // DESIGN.md
+    for (const s of appServices(loadCompose(PROD))) {
+      const v = s.app === 'ingester' ? 'INGESTER_HIGH_WATER_MARK' : s.app === 'backfiller' ? 'BACKFILLER_HIGH_WATER_MARK' : undefined
+      if (v) expect(marks.get(s.app), `${s.name}: ${v}`).toBe(Number(s.env[v] ?? DEFAULT_MARK))
+    }
   })
 })
 

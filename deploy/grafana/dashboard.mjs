@@ -72,9 +72,9 @@ line(
     [`sum by (stream) (increase(indexer_stream_entries_dead_lettered_total[${R}]))`, 'indexer {{stream}}'],
     [`sum by (stream) (increase(backfiller_repos_dead_lettered_total[${R}]))`, 'backfiller {{stream}}'],
   ]],
-  ['High-water mark: time paused', 'percentunit', [
-    [`sum by (instance, stream) (rate(ingester_high_water_mark_paused_seconds_total[${R}]))`, '{{instance}} {{stream}}'],
-    [`sum by (instance, stream) (rate(backfiller_high_water_mark_paused_seconds_total[${R}]))`, '{{instance}} {{stream}}'],
+  ['Streams vs their high-water mark', 'percentunit', [
+    ['max by (job, stream) (ingester_stream_length) / on (job) group_left () firehose:high_water_mark_entries', '{{stream}} (ingester)'],
+    ['max by (job) (backfiller_output_stream_length) / on (job) group_left () firehose:high_water_mark_entries', 'firehose_backfill (backfiller)'],
   ], { fieldConfig: { defaults: { unit: 'percentunit', min: 0, max: 1 }, overrides: [] } }],
 )
 
