@@ -34,7 +34,7 @@ export function ops(args: string[], opts: { env?: Record<string, string | undefi
     const child = execFile(
       process.execPath,
       [MAIN, ...args],
-      { env: { PATH: process.env.PATH, REDIS_URL: redisUrl(), ...opts.env } as NodeJS.ProcessEnv, timeout: 30_000 },
+      { env: withoutUndefined({ PATH: process.env.PATH, REDIS_URL: redisUrl(), ...opts.env }), timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
         resolve({ code, stdout, stderr, ms: Date.now() - start })
@@ -50,3 +50,6 @@ export async function opsJson<T = unknown>(args: string[], opts?: Parameters<typ
   if (r.code !== 0) throw new Error(`ops ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return JSON.parse(r.stdout) as T
 }
+
+const withoutUndefined = (env: Record<string, string | undefined>): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv
