@@ -65,7 +65,7 @@ describe('backfill from a real PDS', () => {
     await seed.post(gone.did as never, 'soon gone')
     await seed.post(banned.did as never, 'soon banned')
     const ctx = network.net.pds.ctx
-    await ctx.accountManager.deactivateAccount(gone.did as never, null)
+    await ctx.accountManager.deactivateAccount(gone.did as never, { deleteAfter: null })
     await ctx.accountManager.takedownAccount(banned.did as never, { applied: true, ref: 'test' })
 
     const { repos } = await xrpc<{ repos: { did: string }[] }>(pdsUrl, 'com.atproto.sync.listRepos', { limit: '1000' })
