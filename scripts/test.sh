@@ -6,6 +6,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/bootstrap.sh || { echo "0 passed, 1 failed"; exit 1; }
 eval "$(bash scripts/services.sh start)" || { echo "0 passed, 1 failed"; exit 1; }
+# Tools the deploy checks use (promtool, docker-compose): Debian's packages, when we may install.
+if [ "$(id -u)" = 0 ] && { ! command -v promtool >/dev/null || ! command -v docker-compose >/dev/null; }; then
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose; } >/dev/null 2>&1 \
+    || echo "[test] could not install prometheus / docker-compose: the deploy checks that need them are skipped" >&2
+fi
 mkdir -p .local
 report=.local/vitest-report.json
 rm -f "$report"
