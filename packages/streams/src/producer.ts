@@ -68,6 +68,8 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
 
   constructor(private readonly opts: ProducerOptions) {
     super()
+    // every caller waiting in waitUntilWritable() listens for 'drain'
+    this.setMaxListeners(0)
     this.batchSize = opts.batchSize ?? 500
     this.flushIntervalMs = opts.flushIntervalMs ?? 100
     this.highWaterMark = opts.highWaterMark ?? 1_000_000

@@ -326,6 +326,12 @@ export class StreamWorker {
     this.lastError.set(entry.id, err.message)
     this.o.metrics?.failed.inc({ stream: this.o.stream })
     const permanent = isPermanent(err)
+    if (this.stopping && !permanent) {
+      // Failed because we are shutting down (or while we are): not the entry's fault. It stays
+      // pending; a restart or another consumer takes it, without a dead letter.
+      this.o.logger?.info({ stream: this.o.stream, id: entry.id }, 'entry left pending at shutdown')
+      return
+    }
     if (permanent || entry.deliveries >= this.o.maxDeliveries) {
       void this.deadLetter(entry, err.message)
       return
