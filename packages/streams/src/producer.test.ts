@@ -7,9 +7,9 @@ const redis = newRedis()
 afterAll(() => redis.quit())
 
 describe('StreamProducer', () => {
-  it('writes every entry in order, batched, and resolves add() once the entry is in Redis', async () => {
+  it.each(['script', 'pipeline'] as const)('writes every entry in order, batched, and resolves add() once the entry is in Redis (%s mode)', async (mode) => {
     const stream = uniqueName('p')
-    const p = new StreamProducer({ redis, batchSize: 50, flushIntervalMs: 20 })
+    const p = new StreamProducer({ redis, batchSize: 50, flushIntervalMs: 20, mode })
     let last: Promise<void> = Promise.resolve()
     for (let i = 0; i < 1234; i++) last = p.add(stream, ['event', String(i)])
     await last
@@ -67,11 +67,11 @@ describe('StreamProducer', () => {
     await p.close()
   })
 
-  it('keeps entries and retries while Redis refuses writes', async () => {
+  it.each(['script', 'pipeline'] as const)('keeps entries and retries while Redis refuses writes (%s mode)', async (mode) => {
     const stream = uniqueName('p')
     // a key of the wrong type makes XADD fail until it is removed
     await redis.set(stream, 'not a stream')
-    const p = new StreamProducer({ redis, batchSize: 10, flushIntervalMs: 5, retryInitialMs: 20, retryMaxMs: 50 })
+    const p = new StreamProducer({ redis, batchSize: 10, flushIntervalMs: 5, retryInitialMs: 20, retryMaxMs: 50, mode })
     const written = p.add(stream, ['event', 'x'])
     await new Promise((r) => setTimeout(r, 200))
     await redis.del(stream)

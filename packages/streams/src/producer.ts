@@ -19,6 +19,26 @@ export interface ProducerOptions {
   retryMaxMs?: number
   logger?: Logger
   metrics?: ProducerMetrics
+  /** `script` (default): one EVALSHA per batch; `pipeline`: one pipelined XADD per entry. */
+  mode?: 'script' | 'pipeline'
+}
+
+const XADD_BATCH = 'firehoseXaddBatch'
+type ScriptClient = Record<typeof XADD_BATCH, (key: string, ...args: string[]) => Promise<unknown>>
+// ARGV: for each entry, its field count then its fields and values.
+const XADD_BATCH_LUA = `
+local i = 1
+local n = #ARGV
+while i <= n do
+  local c = tonumber(ARGV[i])
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + c))
+  i = i + c + 1
+end
+return redis.call('XLEN', KEYS[1])`
+
+function defineXaddBatch(redis: RedisClient): void {
+  if (typeof (redis as unknown as Partial<ScriptClient>)[XADD_BATCH] === 'function') return
+  redis.defineCommand(XADD_BATCH, { numberOfKeys: 1, lua: XADD_BATCH_LUA })
 }
 
 interface Deferred {
@@ -65,9 +85,12 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
   private wasFull = false
   private closed = false
   private readonly abort = new AbortController()
+  private useScript: boolean
 
   constructor(private readonly opts: ProducerOptions) {
     super()
+    this.useScript = opts.mode !== 'pipeline'
+    if (this.useScript) defineXaddBatch(opts.redis)
     // every caller waiting in waitUntilWritable() listens for 'drain'
     this.setMaxListeners(0)
     this.batchSize = opts.batchSize ?? 500
@@ -205,7 +228,43 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
     }
   }
 
+  /**
+   * One EVALSHA per batch: a Lua loop of XADDs that returns XLEN. One command instead of one
+   * per entry cuts the client-side cost per entry by several times (ioredis builds a Command
+   * and a promise for each). A failed call is retried whole (at-least-once: a batch cut short
+   * by a connection loss may be written twice, never lost).
+   */
+  private async writeBatchScript(s: StreamState, batch: string[][]): Promise<void> {
+    const args: string[] = []
+    for (const fields of batch) {
+      args.push(String(fields.length))
+      for (const f of fields) args.push(f)
+    }
+    let attempt = 0
+    const end = this.opts.metrics?.batchSeconds.startTimer({ stream: s.name })
+    for (;;) {
+      try {
+        const len = (await (this.opts.redis as unknown as ScriptClient)[XADD_BATCH](s.name, ...args)) as number
+        s.length = Number(len)
+        this.opts.metrics?.entriesWritten.inc({ stream: s.name }, batch.length)
+        break
+      } catch (err) {
+        if (errorMessage(err).includes('unknown command') || errorMessage(err).includes('NOSCRIPT')) {
+          this.useScript = false
+          end?.()
+          return this.writeBatch(s, batch)
+        }
+        attempt++
+        this.opts.metrics?.writeErrors.inc({ stream: s.name })
+        this.opts.logger?.warn({ stream: s.name, entries: batch.length, attempt, err: errorMessage(err) }, 'XADD batch failed; retrying')
+        await sleep(backoffDelay(attempt, this.retryInitialMs, this.retryMaxMs))
+      }
+    }
+    end?.()
+  }
+
   private async writeBatch(s: StreamState, batch: string[][]): Promise<void> {
+    if (this.useScript) return this.writeBatchScript(s, batch)
     let todo = batch
     let attempt = 0
     const end = this.opts.metrics?.batchSeconds.startTimer({ stream: s.name })
