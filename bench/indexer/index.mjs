@@ -176,6 +176,8 @@ async function runBaseline(events) {
   const { Database, BackgroundQueue } = await import(pathToFileURL(main).href)
   const { AtUri } = await import(pathToFileURL(require.resolve('@atproto/syntax', { paths: [dirname(main)] })).href)
   const { IndexingService } = await import(pathToFileURL(join(dirname(main), 'data-plane/server/indexing/index.js')).href)
+  // bsky's indexer is given records decoded from CBOR (lex form: BlobRef, CID objects)
+  const { jsonToLex } = await import(pathToFileURL(require.resolve('@atproto/lexicon', { paths: [dirname(main)] })).href)
   const bsky = new Database({ url: withDb(process.env.DATABASE_DIRECT_URL, dbName), poolSize: BASELINE_CONCURRENCY + 2 })
   try {
     await bsky.migrateToLatestOrThrow()
@@ -191,7 +193,7 @@ async function runBaseline(events) {
           const uri = new AtUri(`at://${e.did}/${e.collection}/${e.rkey}`)
           try {
             if (e.type === 'delete') await indexing.deleteRecord(uri)
-            else await indexing.indexRecord(uri, { toString: () => e.cid }, e.record, e.type, e.time)
+            else await indexing.indexRecord(uri, { toString: () => e.cid }, jsonToLex(e.record), e.type, e.time)
           } catch (err) {
             if (failed++ === 0) console.log(`  baseline: first failure: ${err.message}`)
           }

@@ -67,8 +67,10 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     const list = [...m.keys()].sort()
     const flags = kinds.map((kind) => sql`${list.map((k) => m.get(k)?.has(kind) ?? false)}::boolean[]`)
     const aliases = kinds.map((_, i) => `f${i}`).join(', ')
+    // `a.k IS NULL`: no row yet, count every counter. A LEFT JOIN (one index probe per key):
+    // a NOT EXISTS per counter was planned as a hashed subplan scanning the whole table.
     const values = kinds
-      .map((kind, i) => `CASE WHEN f${i} OR NOT EXISTS (SELECT 1 FROM ${table} WHERE ${spec.key} = x.k) THEN (${spec.counts[kind]}) ELSE -1 END`)
+      .map((kind, i) => `CASE WHEN f${i} OR a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE -1 END`)
       .join(', ')
     const sets = kinds
       .map((kind) => `"${kind}" = CASE WHEN excluded."${kind}" >= 0 THEN excluded."${kind}" ELSE ${table}."${kind}" END`)
@@ -76,6 +78,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     const changed = kinds.map((kind) => `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`).join(' OR ')
     stmt.add(sql`INSERT INTO ${sql.table(table)} (${sql.raw(spec.key)}, ${sql.raw(kinds.map((k) => `"${k}"`).join(', '))})
       SELECT x.k, ${sql.raw(values)} FROM unnest(${list}::text[], ${sql.join(flags)}) AS x(k, ${sql.raw(aliases)})
+        LEFT JOIN ${sql.table(table)} a ON a.${sql.raw(spec.key)} = x.k
       ON CONFLICT (${sql.raw(spec.key)}) DO UPDATE SET ${sql.raw(sets)} WHERE ${sql.raw(changed)}`)
     rows += list.length
   }

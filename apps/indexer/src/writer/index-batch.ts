@@ -5,6 +5,9 @@ import { collectionLabel, type IndexerMetrics } from '../metrics.js'
 import { trustingHandleVerifier, type HandleVerifier } from './handles.js'
 import { prepareEvents, type Prepared } from './prepare.js'
 import { writeBatch, type EventOutcome } from './write-batch.js'
+import { addActorsAndSync } from './actors.js'
+import { CombinedStatement } from './sql.js'
+import { gateOf } from './key-gate.js'
 
 export type { EventOutcome, OutcomeStatus } from './write-batch.js'
 
@@ -63,16 +66,70 @@ async function inTransaction(
 ): Promise<Map<number, EventOutcome>> {
   const end = metrics?.transactionDuration.startTimer()
   try {
-    const { outcomes, stats } = await database.db.transaction().execute(async (trx) => {
+    const { outcomes, stats, actors } = await database.db.transaction().execute(async (trx) => {
       if (statementTimeoutMs !== undefined) {
         await sql`SELECT set_config('statement_timeout', ${String(Math.max(0, Math.floor(statementTimeoutMs)))}, true)`.execute(trx)
       }
       return writeBatch(trx, prepared, handles)
     })
+    // Idempotent and commutative: when this fails the batch is retried (nothing acked yet).
+    const after = new CombinedStatement()
+    addActorsAndSync(after, actors.firstSeen, actors.sync)
+    await after.run(database.db)
     metrics?.aggregateRecounts.inc(stats.aggregateKeys)
     return outcomes
   } finally {
     end?.()
+  }
+}
+
+const indexOf = (p: Prepared): number => (p.kind === 'record' ? p.op.index : p.index)
+
+/**
+ * Write prepared events in one transaction, retrying deadlocks; when Postgres rejects it,
+ * entry by entry. Sets `outcomes`; returns whether the entries were isolated.
+ */
+async function writePrepared(
+  database: Database,
+  prepared: readonly Prepared[],
+  handles: ReadonlyMap<number, string | null | undefined>,
+  outcomes: EventOutcome[],
+  opts: IndexBatchOptions,
+): Promise<boolean> {
+  const metrics = opts.metrics
+  let attempts = Math.max(1, (opts.retries ?? 2) + 1)
+  for (;;) {
+    try {
+      const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs)
+      for (const [i, o] of res) outcomes[i] = o
+      return false
+    } catch (err) {
+      if (isRetryable(err) && --attempts > 0) continue
+      const only = prepared.length === 1 ? prepared[0] : undefined
+      if (only) {
+        const index = indexOf(only)
+        outcomes[index] = { status: 'failed', error: new BatchWriteError((err as Error).message, index, err) }
+        return false
+      }
+      if (!isDataError(err)) {
+        for (const p of prepared) {
+          const index = indexOf(p)
+          outcomes[index] = { status: 'failed', error: new BatchWriteError((err as Error).message, index, err) }
+        }
+        return false
+      }
+      metrics?.batchIsolations.inc()
+      for (const p of prepared) {
+        const index = indexOf(p)
+        try {
+          const res = await inTransaction(database, [p], handles, metrics, opts.statementTimeoutMs)
+          for (const [i, o] of res) outcomes[i] = o
+        } catch (e) {
+          outcomes[index] = { status: 'failed', error: new BatchWriteError((e as Error).message, index, e) }
+        }
+      }
+      return true
+    }
   }
 }
 
@@ -105,39 +162,17 @@ export async function indexBatch(
   }
   const outcomes: EventOutcome[] = events.map(() => ({ status: 'failed' }))
   let isolated = false
-  let attempts = Math.max(1, (opts.retries ?? 2) + 1)
-  for (;;) {
+  const gate = gateOf(database)
+  let pending: readonly Prepared[] = prepared
+  while (pending.length > 0) {
+    const { now, later, keys } = gate.split(pending)
     try {
-      const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs)
-      for (const [i, o] of res) outcomes[i] = o
-      break
-    } catch (err) {
-      if (isRetryable(err) && --attempts > 0) continue
-      if (prepared.length === 1) {
-        outcomes[0] = { status: 'failed', error: new BatchWriteError((err as Error).message, 0, err) }
-        break
-      }
-      if (prepared.length === 0) break
-      if (!isDataError(err)) {
-        for (const p of prepared) {
-          const index = p.kind === 'record' ? p.op.index : p.index
-          outcomes[index] = { status: 'failed', error: new BatchWriteError((err as Error).message, index, err) }
-        }
-        break
-      }
-      isolated = true
-      metrics?.batchIsolations.inc()
-      for (const p of prepared) {
-        const index = p.kind === 'record' ? p.op.index : p.index
-        try {
-          const res = await inTransaction(database, [p], handles, metrics, opts.statementTimeoutMs)
-          for (const [i, o] of res) outcomes[i] = o
-        } catch (e) {
-          outcomes[index] = { status: 'failed', error: new BatchWriteError((e as Error).message, index, e) }
-        }
-      }
-      break
+      if (now.length > 0 && (await writePrepared(database, now, handles, outcomes, opts))) isolated = true
+    } finally {
+      gate.release(keys)
     }
+    if (later.length > 0) await gate.waitFree(later)
+    pending = later
   }
   if (metrics) record(metrics, events, outcomes)
   endBatch?.()

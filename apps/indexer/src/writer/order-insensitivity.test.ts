@@ -3,6 +3,7 @@ import type { StreamEvent } from '@firehose/streams'
 import { createTestDb, dumpTable, type TestDb } from '../test/db.js'
 import { generateHistory, rng, shuffle } from '../test/workload.js'
 import { indexBatch } from './index-batch.js'
+import { createDb } from '../db/database.js'
 
 const TABLES: [string, string[]][] = [
   ['record', []],
@@ -65,6 +66,32 @@ describe('order-insensitivity', () => {
         for (let batch = batches[next++]; batch; batch = batches[next++]) await applyAll(b, [batch])
       }),
     )
+    const [sa, sb] = await Promise.all([snapshot(a), snapshot(b)])
+    for (const [table] of TABLES) expect(sb[table], table).toEqual(sa[table])
+  })
+
+  it('seed 5: 4 writers with their own database handles (as 4 processes: Postgres locks only) == rev order', async () => {
+    await Promise.all([a, b].map((t) => t.database.pool.query(`TRUNCATE ${TRUNCATE}`)))
+    const history = generateHistory(5, 4, 400)
+    await applyAll(a, history.map((e) => [e]))
+    const r = rng(5 * 7919)
+    const mixed = shuffle(r, [...history, ...history.filter(() => r() < 0.2)])
+    const batches: StreamEvent[][] = []
+    for (let i = 0; i < mixed.length; i += 25) batches.push(mixed.slice(i, i + 25))
+    const handles = Array.from({ length: 4 }, () => createDb(b.url, 2))
+    try {
+      let next = 0
+      await Promise.all(
+        handles.map(async (database) => {
+          for (let batch = batches[next++]; batch; batch = batches[next++]) {
+            const res = await indexBatch(database, batch)
+            expect(res.failed).toEqual([])
+          }
+        }),
+      )
+    } finally {
+      await Promise.all(handles.map((h) => h.close()))
+    }
     const [sa, sb] = await Promise.all([snapshot(a), snapshot(b)])
     for (const [table] of TABLES) expect(sb[table], table).toEqual(sa[table])
   })

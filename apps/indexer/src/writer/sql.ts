@@ -109,9 +109,38 @@ export async function deleteWhereIn(
   return res.rows
 }
 
-/** Lock namespaces of `pg_advisory_xact_lock(int, int)`. */
+/** Lock namespaces of `pg_advisory_xact_lock(int, int)`, in the order they are taken. */
 export const LOCK_DID = 0x1dc5_0001
+export const LOCK_URI = 0x1dc5_0003
 export const LOCK_AGG = 0x1dc5_0002
+
+/**
+ * The locks a batch takes before reading stored versions, in ONE statement and one global
+ * order (DID namespace, then uri namespace, each by hash), so overlapping batches cannot
+ * deadlock on them: an exclusive lock on each record uri written or deleted, a SHARED lock
+ * on each DID with record ops (they do not exclude each other, so batches of the same DIDs
+ * but different records run concurrently) and an exclusive one on the DIDs of account and
+ * identity events (which change the actor, or delete every record of the DID).
+ */
+export async function lockBatch(
+  trx: Tx,
+  exclusiveDids: Iterable<string>,
+  sharedDids: Iterable<string>,
+  uris: Iterable<string>,
+): Promise<void> {
+  const keys = new Map<string, boolean>()
+  for (const d of exclusiveDids) keys.set(`d${d}`, true)
+  for (const d of sharedDids) if (!keys.has(`d${d}`)) keys.set(`d${d}`, false)
+  for (const u of uris) keys.set(`u${u}`, true)
+  if (keys.size === 0) return
+  const list = [...keys.keys()]
+  await sql`SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(ns, h) ELSE pg_advisory_xact_lock_shared(ns, h) END) FROM (
+      SELECT CASE WHEN left(k, 1) = 'd' THEN ${LOCK_DID}::int ELSE ${LOCK_URI}::int END AS ns,
+        hashtext(substr(k, 2)) AS h, bool_or(x) AS x
+      FROM unnest(${list}::text[], ${[...keys.values()]}::boolean[]) AS t(k, x)
+      GROUP BY 1, 2 ORDER BY 1, 2
+    ) AS s`.execute(trx)
+}
 
 /**
  * Take transaction-scoped advisory locks on keys (hashed), in a global order (sorted hashes),

@@ -2,10 +2,10 @@ import { sql } from 'kysely'
 import type { AccountEvent, IdentityEvent, RecordWriteEvent, RepoEvent } from '@firehose/streams'
 import { recordModules, type AggKey, type RecordModule, type Row } from '../records/index.js'
 import { recountAggregates } from './aggregates.js'
-import { addActorsAndSync, applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
+import { applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
 import { addInserts, removeDerived, removeOld, resolveGroups, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
-import { CombinedStatement, deleteSql, insertSql, LOCK_DID, lockKeys, type Tx } from './sql.js'
+import { CombinedStatement, deleteSql, insertSql, lockBatch, type Tx } from './sql.js'
 
 /*
  * THE INVARIANT (every other module relies on it): the tables are a function of the SET of
@@ -22,8 +22,11 @@ import { CombinedStatement, deleteSql, insertSql, LOCK_DID, lockKeys, type Tx } 
  *    per batch; the keys touched include those of stale writes, so whether a write won does
  *    not change which aggregate rows exist.
  *  - `actor_sync` only moves forward (greatest repoRev).
- * Concurrent batches lock the DIDs they touch (advisory, transaction-scoped) before reading
- * stored versions, and aggregate keys before recounting.
+ * Concurrent batches lock the uris they write (advisory, transaction-scoped; their DIDs shared,
+ * the DIDs of account and identity events exclusively) before reading stored versions, and
+ * aggregate keys before recounting. `actor` / `actor_sync` rows (insert-if-missing, forward
+ * only: commutative) are written right after the commit, so that batches of the same DIDs do
+ * not queue behind each other's row locks on them for a whole transaction.
  */
 
 export type OutcomeStatus = 'applied' | 'unchanged' | 'stale' | 'invalid' | 'ignored' | 'failed'
@@ -36,6 +39,12 @@ export interface EventOutcome {
 
 export interface WriteStats {
   aggregateKeys: number
+}
+
+/** What a batch writes to `actor` / `actor_sync` after its transaction (see addActorsAndSync). */
+export interface ActorWrites {
+  firstSeen: Map<string, string>
+  sync: Map<string, { commit: string; rev: string }>
 }
 
 const text = (names: string[]) => names.map((name) => ({ name, type: 'text' as const }))
@@ -65,7 +74,7 @@ export async function writeBatch(
   trx: Tx,
   prepared: readonly Prepared[],
   handles: ReadonlyMap<number, string | null | undefined>,
-): Promise<{ outcomes: Map<number, EventOutcome>; stats: WriteStats }> {
+): Promise<{ outcomes: Map<number, EventOutcome>; stats: WriteStats; actors: ActorWrites }> {
   const outcomes = new Map<number, EventOutcome>()
   const ops: RecordOp[] = []
   const repos: RepoEvent[] = []
@@ -82,8 +91,12 @@ export async function writeBatch(
       else if (p.event.type === 'identity') identities.push({ index: p.index, event: p.event })
     }
   }
-  const dids = new Set<string>([...ops, ...repos, ...accounts, ...identities.map((i) => i.event)].map((e) => e.did))
-  await lockKeys(trx, LOCK_DID, dids)
+  await lockBatch(
+    trx,
+    [...accounts, ...identities.map((i) => i.event)].map((e) => e.did),
+    ops.map((o) => o.did),
+    ops.map((o) => o.uri),
+  )
 
   // Account and identity events older than the last applied one of their DID are stale (a
   // redelivered old event must not revert a status or a handle).
@@ -205,7 +218,6 @@ export async function writeBatch(
     const cur = sync.get(e.did)
     if (!cur || e.rev > cur.rev) sync.set(e.did, { commit: e.commit, rev: e.rev })
   }
-  addActorsAndSync(stmt, firstSeen, sync)
   const returned = await stmt.run(trx)
 
   // Unique groups that lost a row or had a conflict.
@@ -225,7 +237,7 @@ export async function writeBatch(
   }
 
   const aggregateKeys = await recountAggregates(trx, aggs)
-  return { outcomes, stats: { aggregateKeys } }
+  return { outcomes, stats: { aggregateKeys }, actors: { firstSeen, sync } }
 }
 
 /** A deleted account: every record it wrote goes, with its derived rows and tombstones. */

@@ -1,0 +1,43 @@
+import pg from 'pg'
+import { randomBytes } from 'node:crypto'
+import { createDb } from '../../apps/indexer/dist/db/database.js'
+import { migrate } from '../../apps/indexer/dist/db/migrator.js'
+import { indexBatch } from '../../apps/indexer/dist/writer/index-batch.js'
+import { prepareEvents } from '../../apps/indexer/dist/writer/prepare.js'
+import { eventMix } from './events.mjs'
+const N = Number(process.env.N ?? 20000), C = Number(process.env.C ?? 1), B = Number(process.env.B ?? 500)
+const name = `prof_${randomBytes(4).toString('hex')}`
+const admin = async (q) => { const c = new pg.Client({ connectionString: process.env.DATABASE_DIRECT_URL }); await c.connect(); await c.query(q); await c.end() }
+await admin(`CREATE DATABASE ${name}`)
+const u = new URL(process.env.DATABASE_URL); u.pathname = '/' + name
+const database = createDb(u.toString(), C * 2)
+await migrate(database)
+const times = new Map()
+const orig = pg.Client.prototype.query
+pg.Client.prototype.query = function (...args) {
+  const text = typeof args[0] === 'string' ? args[0] : args[0]?.text ?? ''
+  const key = text.replace(/\s+/g, ' ').slice(0, 60)
+  if (process.env.EXPLAIN && globalThis.explainNow && /^WITH w0 AS \(INSERT INTO "(record|post_agg|profile_agg)"/.test(key)) {
+    const q = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : { ...args[0] }
+    q.text = 'EXPLAIN (ANALYZE, BUFFERS) ' + q.text
+    return orig.call(this, q).then((r) => { console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n')); return { rows: [], rowCount: 0 } })
+  }
+  const t0 = performance.now()
+  const r = orig.apply(this, args)
+  if (r && r.then) r.then(() => { const e = times.get(key) ?? [0, 0]; e[0]++; e[1] += performance.now() - t0; times.set(key, e) }, () => {})
+  return r
+}
+const events = eventMix(N, { accounts: 20000, tag: 'p' })
+let t = performance.now()
+for (let i = 0; i < events.length; i += B) prepareEvents(events.slice(i, i + B))
+console.log(`prepare (validation) only: ${Math.round(N / ((performance.now() - t) / 1000))} ev/s`)
+const batches = []
+for (let i = 0; i < events.length; i += B) batches.push(events.slice(i, i + B))
+t = performance.now()
+let next = 0
+await Promise.all(Array.from({ length: C }, async () => { while (next < batches.length) { const k = next; const b = batches[next++]; globalThis.explainNow = k === 20; const r = await indexBatch(database, b); if (r.failed.length) console.log('failed', r.outcomes[r.failed[0]].error?.message) } }))
+const s = (performance.now() - t) / 1000
+console.log(`C=${C} B=${B}: ${N} in ${s.toFixed(2)}s = ${Math.round(N / s)} ev/s`)
+for (const [k, [n, ms]] of [...times].sort((a, b) => b[1][1] - a[1][1]).slice(0, 25)) console.log(`${ms.toFixed(0).padStart(7)} ms ${String(n).padStart(5)}x  ${k}`)
+await database.close()
+await admin(`DROP DATABASE ${name} WITH (FORCE)`)
