@@ -23,7 +23,8 @@ function base32(bytes) {
   return out
 }
 
-export const cidFor = (seed) => 'b' + base32(Uint8Array.from([0x01, 0x71, 0x12, 0x20, ...createHash('sha256').update(seed).digest()]))
+/** CIDv1 sha-256 of a seed: dag-cbor (records, commits) or raw (blobs). */
+export const cidFor = (seed, codec = 0x71) => 'b' + base32(Uint8Array.from([0x01, codec, 0x12, 0x20, ...createHash('sha256').update(seed).digest()]))
 
 /** A TID-shaped, fixed-width, sortable string from a counter. */
 export function tid(n) {
@@ -84,7 +85,7 @@ export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
       else if (y < 0.55) {
         record.embed = {
           $type: 'app.bsky.embed.images',
-          images: [{ alt: 'a picture', image: { $type: 'blob', ref: { $link: cidFor(`img:${tag}:${i}`) }, mimeType: 'image/jpeg', size: 123456 } }],
+          images: [{ alt: 'a picture', image: { $type: 'blob', ref: { $link: cidFor(`img:${tag}:${i}`, 0x55) }, mimeType: 'image/jpeg', size: 123456 } }],
         }
       }
       const ev = write('app.bsky.feed.post', rkey, record)

@@ -177,7 +177,7 @@ async function runBaseline(events) {
   const { AtUri } = await import(pathToFileURL(require.resolve('@atproto/syntax', { paths: [dirname(main)] })).href)
   const { IndexingService } = await import(pathToFileURL(join(dirname(main), 'data-plane/server/indexing/index.js')).href)
   // bsky's indexer is given records decoded from CBOR (lex form: BlobRef, CID objects)
-  const { jsonToLex } = await import(pathToFileURL(require.resolve('@atproto/lexicon', { paths: [dirname(main)] })).href)
+  const { jsonToLex } = await import(pathToFileURL(require.resolve('@atproto/lex', { paths: [dirname(main)] })).href)
   const bsky = new Database({ url: withDb(process.env.DATABASE_DIRECT_URL, dbName), poolSize: BASELINE_CONCURRENCY + 2 })
   try {
     await bsky.migrateToLatestOrThrow()
