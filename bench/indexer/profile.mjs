@@ -17,7 +17,7 @@ const orig = pg.Client.prototype.query
 pg.Client.prototype.query = function (...args) {
   const text = typeof args[0] === 'string' ? args[0] : args[0]?.text ?? ''
   const key = text.replace(/\s+/g, ' ').slice(0, 60)
-  if (process.env.EXPLAIN && globalThis.explainNow && /^WITH w0 AS \(INSERT INTO "(record|post_agg|profile_agg)"/.test(key)) {
+  if (process.env.EXPLAIN && globalThis.explainNow && new RegExp(process.env.EXPLAIN).test(key)) {
     const q = typeof args[0] === 'string' ? { text: args[0], values: args[1] } : { ...args[0] }
     q.text = 'EXPLAIN (ANALYZE, BUFFERS) ' + q.text
     return orig.call(this, q).then((r) => { console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n')); return { rows: [], rowCount: 0 } })
@@ -35,7 +35,7 @@ const batches = []
 for (let i = 0; i < events.length; i += B) batches.push(events.slice(i, i + B))
 t = performance.now()
 let next = 0
-await Promise.all(Array.from({ length: C }, async () => { while (next < batches.length) { const k = next; const b = batches[next++]; globalThis.explainNow = k === 20; const r = await indexBatch(database, b); if (r.failed.length) console.log('failed', r.outcomes[r.failed[0]].error?.message) } }))
+await Promise.all(Array.from({ length: C }, async () => { while (next < batches.length) { const k = next; const b = batches[next++]; globalThis.explainNow = k === Number(process.env.EXPLAIN_AT ?? 20); const r = await indexBatch(database, b); if (r.failed.length) console.log('failed', r.outcomes[r.failed[0]].error?.message) } }))
 const s = (performance.now() - t) / 1000
 console.log(`C=${C} B=${B}: ${N} in ${s.toFixed(2)}s = ${Math.round(N / s)} ev/s`)
 for (const [k, [n, ms]] of [...times].sort((a, b) => b[1][1] - a[1][1]).slice(0, 25)) console.log(`${ms.toFixed(0).padStart(7)} ms ${String(n).padStart(5)}x  ${k}`)

@@ -67,8 +67,9 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     const list = [...m.keys()].sort()
     const flags = kinds.map((kind) => sql`${list.map((k) => m.get(k)?.has(kind) ?? false)}::boolean[]`)
     const aliases = kinds.map((_, i) => `f${i}`).join(', ')
-    // `a.k IS NULL`: no row yet, count every counter. A LEFT JOIN (one index probe per key):
-    // a NOT EXISTS per counter was planned as a hashed subplan scanning the whole table.
+    // `a.k IS NULL`: no row yet, count every counter. One index probe per key (LATERAL …
+    // LIMIT 1): a NOT EXISTS per counter was planned as a hashed subplan scanning the whole
+    // table, and a plain LEFT JOIN as a hash join, also scanning it.
     const values = kinds
       .map((kind, i) => `CASE WHEN f${i} OR a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE -1 END`)
       .join(', ')
@@ -78,7 +79,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     const changed = kinds.map((kind) => `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`).join(' OR ')
     stmt.add(sql`INSERT INTO ${sql.table(table)} (${sql.raw(spec.key)}, ${sql.raw(kinds.map((k) => `"${k}"`).join(', '))})
       SELECT x.k, ${sql.raw(values)} FROM unnest(${list}::text[], ${sql.join(flags)}) AS x(k, ${sql.raw(aliases)})
-        LEFT JOIN ${sql.table(table)} a ON a.${sql.raw(spec.key)} = x.k
+        LEFT JOIN LATERAL (SELECT ${sql.raw(spec.key)} FROM ${sql.table(table)} WHERE ${sql.raw(spec.key)} = x.k LIMIT 1) a ON true
       ON CONFLICT (${sql.raw(spec.key)}) DO UPDATE SET ${sql.raw(sets)} WHERE ${sql.raw(changed)}`)
     rows += list.length
   }

@@ -107,7 +107,9 @@ export async function writeBatch(
   const opDids = [...new Set(ops.map((o) => o.did))]
 
   // Same-batch reduction, then the rev gate against stored versions and tombstones (and the
-  // accounts already deleted: read in the same statement).
+  // accounts already deleted: read in the same statement). The LATERAL … LIMIT 1 subqueries
+  // make one index probe per uri: as plain joins the planner hashed the whole `record` table
+  // (a seq scan per batch) while it had fewer than a few hundred thousand rows.
   const { winners, losers } = reduceOps(ops)
   const uris = winners.map((w) => w.uri)
   const stored = new Map<string, { cid: string; rev: string | null }>()
@@ -117,11 +119,12 @@ export async function writeBatch(
     const rows = await sql<{ uri: string; cid: string | null; rev: string | null; trev: string | null; stored: boolean }>`
       SELECT u.uri, r.cid, r.rev, t.rev AS trev, r.uri IS NOT NULL AS stored
       FROM unnest(${uris}::text[]) AS u(uri)
-      LEFT JOIN record r ON r.uri = u.uri LEFT JOIN record_tombstone t ON t.uri = u.uri
+      LEFT JOIN LATERAL (SELECT uri, cid, rev FROM record WHERE uri = u.uri LIMIT 1) r ON true
+      LEFT JOIN LATERAL (SELECT uri, rev FROM record_tombstone WHERE uri = u.uri LIMIT 1) t ON true
       WHERE r.uri IS NOT NULL OR t.uri IS NOT NULL
       UNION ALL
-      SELECT a.did, NULL, NULL, NULL, false FROM actor a
-      WHERE a.did = ANY(${opDids}::text[]) AND a."upstreamStatus" = 'deleted'`.execute(trx)
+      SELECT a.did, NULL, NULL, NULL, false FROM unnest(${opDids}::text[]) AS d(did)
+      JOIN LATERAL (SELECT did FROM actor WHERE did = d.did AND "upstreamStatus" = 'deleted' LIMIT 1) a ON true`.execute(trx)
     for (const r of rows.rows) {
       if (!r.uri.startsWith('at://')) deleted.add(r.uri)
       else {
