@@ -94,6 +94,12 @@ start_redis() {
   log "redis on 127.0.0.1:$REDIS_PORT"
 }
 
+# Local, disposable data: durability settings traded for speed (a crash of the machine may lose
+# the last writes; a restart of Postgres itself does not).
+pg_opts() {
+  echo "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_locks_per_transaction=256"
+}
+
 start_postgres() {
   [ -n "${DATABASE_URL:-}" ] && { log "using DATABASE_URL from the environment"; return; }
   local bin; bin=$(pg_bin)
@@ -106,7 +112,7 @@ start_postgres() {
       || as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
   as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start \
-    -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_locks_per_transaction=256" >&2 \
+    -o "$(pg_opts)" >&2 \
     || die "postgres did not start (see $PG_DATA/postgres.log)"
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'" | grep -q 1 \
     || psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE $DB_NAME" >&2
@@ -178,7 +184,7 @@ restart_one() {
       redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
       while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
       start_redis ;;
-    postgres) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w restart -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off" >/dev/null; log "postgres restarted" ;;
+    postgres) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w restart -o "$(pg_opts)" >/dev/null; log "postgres restarted" ;;
     pgbouncer)
       local pid; pid=$(cat "$DIR/pgbouncer/pgbouncer.pid")
       kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done

@@ -5,7 +5,7 @@
  * pipeline starts reach Postgres through listRepos + backfill, later activity through the live
  * firehose; the tables must end equal to the ground truth read from every repo (getRepo).
  * The second run injects faults: SIGKILL + restart of each app, a Redis restart, a pgbouncer
- * restart.
+ * restart and a Postgres restart.
  */
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -89,6 +89,7 @@ async function finish(run: Run & { activity: Activity }): Promise<void> {
   await activity.deactivate(first)
   const expected = truth.map((t) => (t.did === first ? { ...t, status: 'deactivated' } : t))
   const diffs = await waitForConvergence(pool, expected, 60_000)
+  if (diffs.length > 0) await printDiagnostics(run)
   expect(diffs).toEqual([])
   const liveLabels = async () => {
     const labels = await pool.query('select src, uri, val, neg from label order by uri, val')
@@ -102,6 +103,24 @@ async function finish(run: Run & { activity: Activity }): Promise<void> {
   for (const a of Object.values(run.apps)) expect(a.running).toBe(true)
 }
 
+/** What a person would look at when the tables do not converge. */
+async function printDiagnostics(run: Run): Promise<void> {
+  const direct = new pg.Client({ connectionString: run.services.databaseDirectUrl })
+  try {
+    await direct.connect()
+    const act = await direct.query(`select pid, state, wait_event_type, wait_event, now() - xact_start as xact_age, left(query, 120) as query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`)
+    console.log('pg_stat_activity', JSON.stringify(act.rows, null, 1))
+  } catch (err) {
+    console.log('pg_stat_activity failed', (err as Error).message)
+  } finally {
+    await direct.end().catch(() => undefined)
+  }
+  for (const a of Object.values(run.apps)) {
+    const m = await fetch(`${a.url}/metrics`).then((r) => r.text()).catch((e: Error) => `unreachable: ${e.message}`)
+    console.log(`${a.name} running=${a.running}`, m.split('\n').filter((l) => /pool|pending|in_flight|unavailable|entries_processed/.test(l) && !l.startsWith('#')).join('\n'))
+  }
+}
+
 describe('end to end on a local AT Protocol network', () => {
   it('backfilled and live activity end in Postgres equal to every repo', { timeout: 240_000 }, async () => {
     const run = await setUp(`e2e-${process.pid}`)
@@ -110,7 +129,7 @@ describe('end to end on a local AT Protocol network', () => {
     await finish(run)
   })
 
-  it('with faults: SIGKILL and restart each app, restart Redis and pgbouncer; the tables still converge', { timeout: 240_000 }, async () => {
+  it('with faults: SIGKILL and restart each app, restart Redis, pgbouncer and Postgres; the tables still converge', { timeout: 240_000 }, async () => {
     const run = await setUp(`e2e-faults-${process.pid}`)
     const { activity, apps, services } = run
     await activity.run(10)
@@ -124,6 +143,8 @@ describe('end to end on a local AT Protocol network', () => {
     await services.restart('redis')
     await activity.run(10)
     await services.restart('pgbouncer')
+    await activity.run(10)
+    await services.restart('postgres')
     await activity.run(10)
     await finish(run)
   })

@@ -41,6 +41,10 @@ export function createDb(url: string, poolMax: number, opts: CreateDbOptions = {
   })
   // An idle client losing its connection must not crash the process: the pool drops it.
   pool.on('error', () => {})
+  // A checked-out client whose server goes away (Postgres or pgbouncer restart) emits 'error'
+  // between queries; without a listener that is an uncaught exception. Its current or next query
+  // fails instead, and the caller holds the batch until the database answers again.
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) })
   let closing: Promise<void> | undefined
   return {
