@@ -65,12 +65,37 @@ async function deleteExtras(trx: Tx, module: RecordModule, uris: readonly string
 
 /** Phase 1. Returns the main rows removed. */
 export async function removeOld(trx: Tx, module: RecordModule, uris: readonly string[], aggs: AggKey[]): Promise<Row[]> {
-  if (uris.length === 0) return []
-  await deleteExtras(trx, module, uris, aggs)
-  const removed = await deleteWhereIn(trx, module.main.table, 'uri', uris, module.main.columns.map((c) => c.name))
-  for (const r of removed) aggs.push(...module.aggKeys(r))
-  if (module.uniqueGroup) await deleteWhereIn(trx, 'duplicate_record', 'uri', uris)
-  return removed
+  const stmt = new CombinedStatement()
+  const collect = addRemoveOld(stmt, module, uris)
+  await stmt.run(trx)
+  return collect(aggs)
+}
+
+/**
+ * Phase 1 as parts of a CombinedStatement (every record type's removals in one round trip):
+ * returns a function to call after `run` that collects the aggregates and returns the main
+ * rows removed.
+ */
+export function addRemoveOld(stmt: CombinedStatement, module: RecordModule, uris: readonly string[]): (aggs: AggKey[]) => Row[] {
+  if (uris.length === 0) return () => []
+  const list = [...uris]
+  const extraParts = module.extra.map((spec) =>
+    spec.agg
+      ? { agg: spec.agg, part: stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[]) RETURNING ${sql.ref(spec.agg.column)}`, 'rows') }
+      : (stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[])`), undefined),
+  )
+  const cols = sql.raw(module.main.columns.map((c) => `"${c.name}"`).join(', '))
+  const mainPart = stmt.add(sql`DELETE FROM ${sql.table(module.main.table)} WHERE uri = ANY(${list}::text[]) RETURNING ${cols}`, 'rows')
+  if (module.uniqueGroup) stmt.add(sql`DELETE FROM duplicate_record WHERE uri = ANY(${list}::text[])`)
+  return (aggs) => {
+    for (const e of extraParts) {
+      if (!e) continue
+      for (const r of stmt.rowsOf(e.part)) aggs.push({ kind: e.agg.kind, key: String(r[e.agg.column]) })
+    }
+    const removed = stmt.rowsOf(mainPart)
+    for (const r of removed) aggs.push(...module.aggKeys(r))
+    return removed
+  }
 }
 
 /**

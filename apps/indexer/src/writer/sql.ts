@@ -61,17 +61,24 @@ export function deleteSql(table: string, column: string, values: readonly string
 
 /**
  * Several writes to different rows sent as ONE statement (data-modifying CTEs): one round trip
- * instead of one per table. A part may RETURN `uri`s, which `run` hands back by part name and
- * later parts may filter on (`insertSql(…, onlyIf)`).
+ * instead of one per table. A part may RETURN `uri`s (`returns` true), which `run` hands back by
+ * part name and later parts may filter on (`insertSql(…, onlyIf)`), or whole rows (`'rows'`),
+ * which `rowsOf` hands back after `run`.
  */
 export class CombinedStatement {
-  private readonly parts: { name: string; body: RawBuilder<unknown>; returns: boolean }[] = []
+  private readonly parts: { name: string; body: RawBuilder<unknown>; returns: boolean | 'rows' }[] = []
+  private readonly rows = new Map<string, Row[]>()
 
-  add(body: RawBuilder<unknown> | null, returns = false): string | undefined {
+  add(body: RawBuilder<unknown> | null, returns: boolean | 'rows' = false): string | undefined {
     if (!body) return undefined
     const name = `w${this.parts.length}`
     this.parts.push({ name, body, returns })
     return name
+  }
+
+  /** The rows a `'rows'` part returned (after `run`). */
+  rowsOf(part: string | undefined): Row[] {
+    return part ? (this.rows.get(part) ?? []) : []
   }
 
   async run(trx: Tx): Promise<Map<string, Set<string>>> {
@@ -84,13 +91,23 @@ export class CombinedStatement {
     const rets = this.parts.filter((p) => p.returns)
     const select = rets.length
       ? sql.join(
-          rets.map((p) => sql`SELECT ${sql.lit(p.name)}::text AS part, uri::text AS uri FROM ${sql.raw(p.name)}`),
+          rets.map((p) =>
+            p.returns === 'rows'
+              ? sql`SELECT ${sql.lit(p.name)}::text AS part, NULL::text AS uri, row_to_json(${sql.raw(p.name)})::text AS row FROM ${sql.raw(p.name)}`
+              : sql`SELECT ${sql.lit(p.name)}::text AS part, uri::text AS uri, NULL::text AS row FROM ${sql.raw(p.name)}`,
+          ),
           sql` UNION ALL `,
         )
-      : sql`SELECT NULL::text AS part, NULL::text AS uri WHERE false`
-    const res = await sql<{ part: string; uri: string }>`WITH ${withs} ${select}`.execute(trx)
-    for (const p of rets) out.set(p.name, new Set())
-    for (const r of res.rows) out.get(r.part)?.add(r.uri)
+      : sql`SELECT NULL::text AS part, NULL::text AS uri, NULL::text AS row WHERE false`
+    const res = await sql<{ part: string; uri: string | null; row: string | null }>`WITH ${withs} ${select}`.execute(trx)
+    for (const p of rets) {
+      if (p.returns === 'rows') this.rows.set(p.name, [])
+      else out.set(p.name, new Set())
+    }
+    for (const r of res.rows) {
+      if (r.row !== null) this.rows.get(r.part)?.push(JSON.parse(r.row) as Row)
+      else if (r.uri !== null) out.get(r.part)?.add(r.uri)
+    }
     return out
   }
 }

@@ -3,7 +3,7 @@ import type { AccountEvent, IdentityEvent, RecordWriteEvent, RepoEvent } from '@
 import { recordModules, type AggKey, type RecordModule, type Row } from '../records/index.js'
 import { recountAggregates } from './aggregates.js'
 import { applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
-import { addInserts, removeDerived, removeOld, resolveGroups, type ModuleRows } from './derived.js'
+import { addInserts, addRemoveOld, removeDerived, resolveGroups, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
 import { CombinedStatement, deleteSql, insertSql, lockBatch, type Tx } from './sql.js'
 
@@ -187,7 +187,10 @@ export async function writeBatch(
     )
     if (rows) s.rows.push(rows)
   }
-  for (const [m, s] of byModule) s.removed = await removeOld(trx, m, s.uris, aggs)
+  const removals = new CombinedStatement()
+  const collectors = [...byModule].map(([m, s]) => ({ s, collect: addRemoveOld(removals, m, s.uris) }))
+  await removals.run(trx)
+  for (const { s, collect } of collectors) s.removed = collect(aggs)
 
   // Then every insert and delete of the batch in ONE statement: `record`, tombstones, the rows
   // of every record type, actors and actor_sync.
