@@ -1,21 +1,15 @@
 /**
  * Decoded DAG-CBOR → atproto JSON ("lex JSON"): CIDs become `{ $link: "<cid>" }`, bytes become
- * `{ $bytes: "<base64, no padding>" }`. Structurally identical to `LexValue` / `LexRecord` in
- * `@firehose/streams` (kept local so this package does not depend on streams).
+ * `{ $bytes: "<base64, no padding>" }`. The types are those of `@firehose/streams`.
  */
 import { BytesWrapper, decode as decodeCbor } from '@atcute/cbor'
 import { CidLinkWrapper } from '@atcute/cid'
 import { toBase64 } from '@atcute/multibase'
 import { cidBytesToString } from './cid.js'
 
-export type LexValue =
-  | string
-  | number
-  | boolean
-  | null
-  | LexValue[]
-  | { [key: string]: LexValue }
-export type LexRecord = { [key: string]: LexValue }
+import type { LexRecord, LexValue } from '@firehose/streams'
+
+export type { LexRecord, LexValue }
 
 export class LexDecodeError extends Error {
   override name = 'LexDecodeError'
