@@ -11,6 +11,9 @@ if [ "$(id -u)" = 0 ] && { ! command -v promtool >/dev/null || ! command -v dock
   { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose; } >/dev/null 2>&1 \
     || echo "[test] could not install prometheus / docker-compose: the deploy checks that need them are skipped" >&2
 fi
+# TypeScript strict over every package, tests included: counted as one check in the summary.
+typecheck=0
+pnpm -s exec turbo run typecheck --output-logs=errors-only || typecheck=1
 mkdir -p .local
 report=.local/vitest-report.json
 rm -f "$report"
@@ -25,6 +28,8 @@ try {
   if (!r.success && failed === 0) failed = 1;
 } catch { failed = 1 }
 if (process.argv[2] !== "0" && failed === 0) failed = 1;
+if (process.argv[3] === "0") passed += 1; else failed += 1;
 console.log(`${passed} passed, ${failed} failed`);
-' "$report" "$code"
+' "$report" "$code" "$typecheck"
+[ "$typecheck" = 0 ] || { [ "$code" = 0 ] && code=1; }
 exit $code
