@@ -8,6 +8,7 @@
 #   bash scripts/services.sh stop              stop what this script started
 #   bash scripts/services.sh restart redis|postgres|pgbouncer
 #   bash scripts/services.sh status
+#   bash scripts/services.sh running          exit 0 when this script's Redis is up
 #   bash scripts/services.sh cluster start|stop  a 3-node Redis Cluster (prints REDIS_CLUSTER_NODES)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -233,6 +234,7 @@ case "$cmd" in
   stop) stop_all ;;
   restart) restart_one "${2:-}" ;;
   status) load_state; cat "$STATE" 2>/dev/null; print_env ;;
+  running) alive_pidfile "$DIR/redis/redis.pid" ;;
   cluster) case "${2:-start}" in start) command -v redis-server >/dev/null || apt_install redis-server; cluster_start ;; stop) cluster_stop ;; esac ;;
   *) die "usage: services.sh start|env|stop|status|restart <svc>|cluster start|stop" ;;
 esac

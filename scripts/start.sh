@@ -6,8 +6,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/bootstrap.sh
+# Stop on exit only what this command started (not services given by URL or already running).
 started_services=0
-if [ -z "${REDIS_URL:-}" ] || [ -z "${DATABASE_URL:-}" ]; then started_services=1; fi
+if { [ -z "${REDIS_URL:-}" ] || [ -z "${DATABASE_URL:-}" ]; } && ! bash scripts/services.sh running; then started_services=1; fi
 eval "$(bash scripts/services.sh start)"
 cleanup() {
   if [ "$started_services" = 1 ] && [ -z "${KEEP_SERVICES:-}" ]; then bash scripts/services.sh stop || true; fi
