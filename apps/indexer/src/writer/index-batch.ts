@@ -8,6 +8,7 @@ import { writeBatch, type EventOutcome } from './write-batch.js'
 import { addActorsAndSync } from './actors.js'
 import { CombinedStatement } from './sql.js'
 import { gateOf } from './key-gate.js'
+import { slotsOf } from './write-slots.js'
 
 export type { EventOutcome, OutcomeStatus } from './write-batch.js'
 
@@ -167,7 +168,7 @@ export async function indexBatch(
   while (pending.length > 0) {
     const { now, later, keys } = gate.split(pending)
     try {
-      if (now.length > 0 && (await writePrepared(database, now, handles, outcomes, opts))) isolated = true
+      if (now.length > 0 && (await slotsOf(database).run(() => writePrepared(database, now, handles, outcomes, opts)))) isolated = true
     } finally {
       gate.release(keys)
     }
