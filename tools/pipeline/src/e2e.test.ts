@@ -9,6 +9,7 @@
  */
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Activity, LocalLabeler, waitFor, startNetwork, startPrivateServices, type LocalNetwork, type PrivateServices } from '@firehose/testkit'
@@ -133,6 +134,11 @@ describe('end to end on a local AT Protocol network', () => {
     const run = await setUp(`e2e-faults-${process.pid}`)
     const { activity, apps, services } = run
     await activity.run(10)
+    // Mid-stream: once the ingester holds a cursor. (With none stored yet, a restart starts
+    // live, as DESIGN.md says "no cursor means live", and what happened in between is missed.)
+    const redis = new Redis(services.redisUrl)
+    await waitFor(async () => (await redis.keys('firehose_live:cursor:*')).length > 0, 20_000, 'a stored cursor')
+    await redis.quit()
     await apps.ingester.restart('SIGKILL')
     await activity.createAccounts(1)
     await activity.run(10)
