@@ -1,3 +1,9 @@
+// Where the time of indexBatch goes: indexes N events of the bench mix (events.mjs) in batches
+// of B, C batches at a time, into a fresh database through pgbouncer, and prints the time spent
+// in each statement (wall clock from send to result, summed; top 25). EXPLAIN=<regex> runs the
+// statements whose text matches as EXPLAIN (ANALYZE, BUFFERS) in batch EXPLAIN_AT (default 20)
+// and prints the plans (that batch's results are then wrong: for looking, not for counting).
+//   N=20000 C=1 B=500 node bench/indexer/profile.mjs        (needs DATABASE_URL, DATABASE_DIRECT_URL)
 import pg from 'pg'
 import { randomBytes } from 'node:crypto'
 import { createDb } from '../../apps/indexer/dist/db/database.js'
