@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ingester: ${err.message}\n`)
-      process.exit(78)
+      process.exit(2)
     }
     throw err
   }
