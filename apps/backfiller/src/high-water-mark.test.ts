@@ -5,10 +5,10 @@
  */
 import { buildSignedRepo } from '@firehose/atproto/testing'
 import { decodeEvent } from '@firehose/streams'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBackfiller, type Backfiller } from './backfiller.js'
-import { startFakeNetwork, type FakeNetwork } from './test/fake-network.js'
-import { deleteStreams, enqueue, newRedis, randomDid, testConfig, waitFor } from './test/helpers.js'
+import { describe, expect, it } from 'vitest'
+import type { Backfiller } from './backfiller.js'
+import { useFakeNetworkBackfiller } from './test/fixture.js'
+import { enqueue, randomDid, waitFor } from './test/helpers.js'
 
 const RUNBOOK_METRICS = [
   'backfiller_repos_processed_total', 'backfiller_repos_failed_total', 'backfiller_repos_dead_lettered_total',
@@ -18,30 +18,18 @@ const RUNBOOK_METRICS = [
 ]
 
 describe('high-water mark', () => {
-  const redis = newRedis()
-  let net: FakeNetwork
+  const fx = useFakeNetworkBackfiller({ highWaterMark: 150, batchSize: 50 })
+  const { redis, config } = fx
   let bf: Backfiller
-  const config = testConfig({ highWaterMark: 150, batchSize: 50 })
-
-  beforeAll(async () => {
-    net = await startFakeNetwork()
-    config.plcUrl = net.url
-  })
-  afterAll(async () => {
-    await bf?.close()
-    await net?.close()
-    await deleteStreams(redis, config.inStream, config.outStream)
-    await redis.quit()
-  })
 
   it('pauses at the mark and completes as the stream drains', async () => {
     const repo = await buildSignedRepo({ did: randomDid(), count: 600 })
-    net.add({ did: repo.did, signingKey: repo.signingKey, car: repo.car })
-    bf = await startBackfiller(config)
+    fx.net.add({ did: repo.did, signingKey: repo.signingKey, car: repo.car })
+    bf = await fx.start()
     // the runbook's metric names, all exported from the start
     const text = await (await fetch(`http://127.0.0.1:${bf.port}/metrics`)).text()
     for (const name of RUNBOOK_METRICS) expect(text, name).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? `, 'm'))
-    await enqueue(redis, config.inStream, repo.did, net.url)
+    await enqueue(redis, config.inStream, repo.did, fx.net.url)
     await waitFor(async () => (await redis.xlen(config.outStream)) >= 150, 10_000, 'the stream to reach the mark')
     await new Promise((r) => setTimeout(r, 600))
     const len = await redis.xlen(config.outStream)

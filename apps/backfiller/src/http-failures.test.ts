@@ -4,30 +4,19 @@
  * dead-letters; no 429 counts as an attempt.
  */
 import { buildSignedRepo } from '@firehose/atproto/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBackfiller, type Backfiller } from './backfiller.js'
+import { describe, expect, it } from 'vitest'
+import type { Backfiller } from './backfiller.js'
+import { useFakeNetworkBackfiller } from './test/fixture.js'
 import { startFakeNetwork, type FakeNetwork, type Step } from './test/fake-network.js'
-import { deleteStreams, enqueue, metric, newRedis, randomDid, readDlq, readEvents, testConfig, waitFor } from './test/helpers.js'
+import { enqueue, metric, randomDid, readDlq, readEvents, waitFor } from './test/helpers.js'
 
 const s429 = (headers?: Record<string, string>): Step => ({ kind: 'status', status: 429, headers: headers ?? {} })
 const s500: Step = { kind: 'status', status: 500 }
 
 describe('HTTP failures', () => {
-  const redis = newRedis()
-  let net: FakeNetwork
+  const fx = useFakeNetworkBackfiller({ maxRetries: 2, httpTimeoutMs: 1500, retryInitialMs: 50, retryMaxMs: 100, concurrency: 10 })
+  const { redis, config } = fx
   let bf: Backfiller
-  const config = testConfig({ maxRetries: 2, httpTimeoutMs: 1500, retryInitialMs: 50, retryMaxMs: 100, concurrency: 10 })
-
-  beforeAll(async () => {
-    net = await startFakeNetwork()
-    config.plcUrl = net.url
-  })
-  afterAll(async () => {
-    await bf?.close()
-    await net?.close()
-    await deleteStreams(redis, config.inStream, config.outStream)
-    await redis.quit()
-  })
 
   it('waits on 429s without counting them, retries failures, dead-letters the hopeless', async () => {
     const cases: Record<string, Step[]> = {
@@ -46,11 +35,11 @@ describe('HTTP failures', () => {
     const dids: Record<string, string> = {}
     for (const [name, script] of Object.entries(cases)) {
       const repo = await buildSignedRepo({ did: randomDid(), count: 30 })
-      net.add({ did: repo.did, signingKey: repo.signingKey, car: repo.car, script: [...script] })
+      fx.net.add({ did: repo.did, signingKey: repo.signingKey, car: repo.car, script: [...script] })
       dids[name] = repo.did
     }
-    bf = await startBackfiller(config)
-    for (const did of Object.values(dids)) await enqueue(redis, config.inStream, did, net.url)
+    bf = await fx.start()
+    for (const did of Object.values(dids)) await enqueue(redis, config.inStream, did, fx.net.url)
 
     const done = async () => {
       const events = await readEvents(redis, config.outStream)
@@ -66,7 +55,7 @@ describe('HTTP failures', () => {
     }
     // waited as told: the second request came at least ~1 s after the 429
     for (const name of ['retryAfter', 'rateLimitReset']) {
-      const [first, second] = net.requests.get(dids[name]!) ?? []
+      const [first, second] = fx.net.requests.get(dids[name]!) ?? []
       expect(second! - first!, name).toBeGreaterThanOrEqual(900)
     }
     const dlq = await readDlq(redis, config.inStream)
@@ -75,8 +64,8 @@ describe('HTTP failures', () => {
     expect(byDid(dids.hopeless)?.error).toMatch(/HTTP 500/)
     expect(byDid(dids.takendown)?.attempts).toBe('1')
     expect(byDid(dids.takendown)?.error).toMatch(/RepoTakendown/)
-    expect(net.requests.get(dids.takendown!)).toHaveLength(1)
-    expect(net.requests.get(dids.many429!)).toHaveLength(6)
+    expect(fx.net.requests.get(dids.takendown!)).toHaveLength(1)
+    expect(fx.net.requests.get(dids.many429!)).toHaveLength(6)
 
     // attempts after the first: twice500 2, timeout 1, reset 1, truncated 1, many429 2, hopeless 2
     expect(await metric(bf.port, 'backfiller_retries_attempted_total')).toBe(9)

@@ -5,42 +5,30 @@
  * a good repo next to them is backfilled.
  */
 import { buildSignedRepo } from '@firehose/atproto/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startBackfiller, type Backfiller } from './backfiller.js'
-import { startFakeNetwork, type FakeNetwork } from './test/fake-network.js'
-import { deleteStreams, enqueue, metric, newRedis, randomDid, readDlq, readEvents, testConfig, waitFor } from './test/helpers.js'
+import { describe, expect, it } from 'vitest'
+import type { Backfiller } from './backfiller.js'
+import { useFakeNetworkBackfiller } from './test/fixture.js'
+import { enqueue, metric, randomDid, readDlq, readEvents, waitFor } from './test/helpers.js'
 import { tamperedCars } from './test/tamper.js'
 
 describe.each([{ verifyThreads: 1 }, { verifyThreads: 0 }])('tampered repos (verify threads: $verifyThreads)', ({ verifyThreads }) => {
-  const redis = newRedis()
-  let net: FakeNetwork
+  const fx = useFakeNetworkBackfiller({ maxRetries: 2, verifyThreads })
+  const { redis, config } = fx
   let bf: Backfiller
-  const config = testConfig({ maxRetries: 2, verifyThreads })
-
-  beforeAll(async () => {
-    net = await startFakeNetwork()
-    config.plcUrl = net.url
-  })
-  afterAll(async () => {
-    await bf?.close()
-    await net?.close()
-    await deleteStreams(redis, config.inStream, config.outStream)
-    await redis.quit()
-  })
 
   it('dead-letters each after 1 + BACKFILLER_MAX_RETRIES attempts and emits none of them', async () => {
     const good = await buildSignedRepo({ did: randomDid(), count: 40 })
-    net.add({ did: good.did, signingKey: good.signingKey, car: good.car })
+    fx.net.add({ did: good.did, signingKey: good.signingKey, car: good.car })
     const bad: { did: string; name: string; kind: string }[] = []
     for (let i = 0; i < 6; i++) {
       const repo = await buildSignedRepo({ did: randomDid(), count: 20 })
       const t = (await tamperedCars(repo))[i]!
-      net.add({ did: repo.did, signingKey: repo.signingKey, car: t.car })
+      fx.net.add({ did: repo.did, signingKey: repo.signingKey, car: t.car })
       bad.push({ did: repo.did, name: t.name, kind: t.kind })
     }
-    bf = await startBackfiller(config)
-    for (const b of bad) await enqueue(redis, config.inStream, b.did, net.url)
-    await enqueue(redis, config.inStream, good.did, net.url)
+    bf = await fx.start()
+    for (const b of bad) await enqueue(redis, config.inStream, b.did, fx.net.url)
+    await enqueue(redis, config.inStream, good.did, fx.net.url)
 
     await waitFor(async () => (await readDlq(redis, config.inStream)).length === bad.length, 30_000, 'all tampered repos dead-lettered')
     await waitFor(async () => (await readEvents(redis, config.outStream)).some((e) => e.type === 'repo'), 10_000, 'good repo emitted')
@@ -56,7 +44,7 @@ describe.each([{ verifyThreads: 1 }, { verifyThreads: 0 }])('tampered repos (ver
       expect(entry?.attempts, b.name).toBe('3')
       expect(entry?.consumer).toBe(config.consumer)
       expect(entry?.error, b.name).toMatch(b.kind === 'parse' ? /CarParseError/ : /VerificationError/)
-      expect(net.requests.get(b.did)?.length, b.name).toBe(3)
+      expect(fx.net.requests.get(b.did)?.length, b.name).toBe(3)
     }
     expect(await metric(bf.port, 'backfiller_car_parse_errors_total')).toBe(3)
     expect(await metric(bf.port, 'backfiller_verification_errors_total')).toBe(15)
