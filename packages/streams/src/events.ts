@@ -224,15 +224,18 @@ export function decodeEventObject(o: unknown): StreamEvent | UnknownEvent {
   }
 }
 
+/** JSON.parse with an EventDecodeError naming the field. */
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new EventDecodeError(`${field} is not JSON: ${(err as Error).message}`, field)
+  }
+}
+
 /** Decode the `event` field of a firehose stream entry. */
 export function decodeEvent(json: string): StreamEvent | UnknownEvent {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(json)
-  } catch (err) {
-    throw new EventDecodeError(`event is not JSON: ${(err as Error).message}`, 'event')
-  }
-  return decodeEventObject(parsed)
+  return decodeEventObject(parseJson(json, 'event'))
 }
 
 export function encodeEvent(event: StreamEvent): string {
@@ -267,24 +270,14 @@ function decodeLabel(o: unknown): Label {
  */
 export function decodeLabelEntry(fields: Record<string, string>): LabelEvent[] {
   if (fields.event !== undefined) {
-    let o: unknown
-    try {
-      o = JSON.parse(fields.event)
-    } catch (err) {
-      throw new EventDecodeError(`event is not JSON: ${(err as Error).message}`, 'event')
-    }
+    const o = parseJson(fields.event, 'event')
     if (!isObj(o)) throw new EventDecodeError('event must be a JSON object', 'event')
     if (o.type !== 'label') throw new EventDecodeError(`unexpected label event type ${String(o.type)}`, 'type')
     const seq = typeof o.seq === 'number' ? o.seq : undefined
     return [{ type: 'label', label: decodeLabel(o.label), ...(seq !== undefined ? { seq } : {}) }]
   }
   if (fields.labels !== undefined) {
-    let o: unknown
-    try {
-      o = JSON.parse(fields.labels)
-    } catch (err) {
-      throw new EventDecodeError(`labels is not JSON: ${(err as Error).message}`, 'labels')
-    }
+    const o = parseJson(fields.labels, 'labels')
     if (!isObj(o) || !Array.isArray(o.labels)) throw new EventDecodeError('labels must be {seq, labels:[…]}', 'labels')
     const seq = typeof o.seq === 'number' ? o.seq : undefined
     return o.labels.map((l) => ({ type: 'label' as const, label: decodeLabel(l), ...(seq !== undefined ? { seq } : {}) }))
@@ -297,12 +290,7 @@ export function encodeLabelEvent(event: LabelEvent): string {
 }
 
 export function decodeRepoJob(json: string): RepoBackfillJob {
-  let o: unknown
-  try {
-    o = JSON.parse(json)
-  } catch (err) {
-    throw new EventDecodeError(`repo is not JSON: ${(err as Error).message}`, 'repo')
-  }
+  const o = parseJson(json, 'repo')
   if (!isObj(o)) throw new EventDecodeError('repo must be a JSON object', 'repo')
   const rev = optStr(o, 'rev')
   const status = optStr(o, 'status')
