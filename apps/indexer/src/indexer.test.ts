@@ -2,20 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '@firehose/service'
+import { waitFor } from '@firehose/testkit/wait'
 import { encodeEvent } from '@firehose/streams'
 import { loadConfig } from './config.js'
 import { startIndexer, type IndexerHandle } from './indexer.js'
 import { createTestDb, type TestDb } from './test/db.js'
 import { createdAt, did, tid, uriOf, writeEvent, deleteEvent } from './test/events.js'
 
-const waitFor = async (check: () => Promise<boolean>, ms = 20_000, what = 'condition') => {
-  const t0 = Date.now()
-  while (Date.now() - t0 < ms) {
-    if (await check().catch(() => false)) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 describe('indexer: Redis consumer groups into Postgres', () => {
   let db: TestDb
@@ -25,7 +18,8 @@ describe('indexer: Redis consumer groups into Postgres', () => {
   const live = `fl_${tag}`
   const backfill = `fb_${tag}`
   const labels = `ll_${tag}`
-  const count = async (sql: string) => Number((await db.database.pool.query(sql)).rows[0].n)
+  // no row yet counts as -1, never as a matching 0
+  const count = async (sql: string) => Number((await db.database.pool.query(sql)).rows[0]?.n ?? -1)
 
   beforeAll(async () => {
     db = await createTestDb({ migrated: false })

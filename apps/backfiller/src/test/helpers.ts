@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import { createRedis, decodeEvent, encodeRepoJob, type RedisClient, type StreamEvent } from '@firehose/streams'
 import type { BackfillerConfig } from '../config.js'
+import { waitFor as pollUntil } from '@firehose/testkit/wait'
 
 export function redisUrl(): string {
   const url = process.env.REDIS_URL
@@ -94,11 +95,5 @@ export async function deleteStreams(redis: RedisClient, ...streams: string[]): P
 }
 
 /** Poll until `check` is true (no @firehose/testkit import: it loads dev-env, slow to collect). */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
-  const start = Date.now()
-  while (Date.now() - start < timeoutMs) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
+export const waitFor = (check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> =>
+  pollUntil(check, timeoutMs, what, 50)

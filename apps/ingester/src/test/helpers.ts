@@ -4,6 +4,7 @@ import { createRedis, decodeEvent, type RedisClient, type StreamEvent } from '@f
 import { decodeFrame, encodeMessageFrame } from '@firehose/atproto'
 import { readConfig, type IngesterConfig } from '../config.js'
 import { parseConfig } from '@firehose/service'
+import { waitFor as pollUntil } from '@firehose/testkit/wait'
 
 export function redisUrl(): string {
   const url = process.env.REDIS_URL
@@ -85,11 +86,5 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 }
 
 /** Poll until `check` is true, instead of sleeping a fixed time. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-  const start = Date.now()
-  while (Date.now() - start < timeoutMs) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-}
+export const waitFor = (check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> =>
+  pollUntil(check, timeoutMs, what, 25)
