@@ -3,6 +3,7 @@
 // DATABASE_URL are given), then runs bench/<name>/index.mjs. The bench prints readable figures
 // and, as its last line, one JSON object {bench, unit, value, baseline, ratio, peakRssMb}.
 import { execFileSync, spawnSync } from 'node:child_process'
+import { ensureServices } from './services-env.mjs'
 import { existsSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,13 +18,7 @@ if (!name || !available.includes(name)) {
   process.exit(2)
 }
 execFileSync('pnpm', ['-s', 'build'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
+ensureServices(['REDIS_URL', 'DATABASE_URL'])
 const env = { ...process.env }
-if (!env.REDIS_URL || !env.DATABASE_URL) {
-  const out = execFileSync('bash', [join(root, 'scripts/services.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  for (const line of out.split('\n')) {
-    const m = /^export ([A-Z_]+)='(.*)'$/.exec(line.trim())
-    if (m) env[m[1]] = m[2]
-  }
-}
 const r = spawnSync(process.execPath, [...process.execArgv, join(root, 'bench', name, 'index.mjs'), ...process.argv.slice(3)], { cwd: root, env, stdio: 'inherit' })
 process.exit(r.status ?? 1)

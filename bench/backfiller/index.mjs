@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSignedRepo } from '@firehose/atproto/testing'
 import { report } from '../lib/report.mjs'
+import { ensureServices } from '../../scripts/services-env.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
@@ -21,13 +22,7 @@ const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20'
 const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
 const MIX = (process.env.BENCH_MIX ?? '1000:40,10000:6,100000:2').split(',').map((s) => s.split(':').map(Number))
 
-if (!process.env.REDIS_URL) {
-  const out = execFileSync('bash', [join(root, 'scripts/services.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  for (const line of out.split('\n')) {
-    const m = /^export ([A-Z_]+)='(.*)'$/.exec(line.trim())
-    if (m) process.env[m[1]] = m[2]
-  }
-}
+ensureServices(['REDIS_URL'])
 
 // Generated CARs are cached across runs (generation, not verification, is the slow part here).
 const dir = join(tmpdir(), `fw-bench-backfiller-${MIX.map(([s, n]) => `${s}x${n}`).join('-')}`)

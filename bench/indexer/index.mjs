@@ -4,7 +4,7 @@
 // nothing pending. Baseline in the same run: @atproto/bsky's own IndexingService (what the
 // earlier TypeScript indexer ran per event) indexing a subset of the same kind of events into
 // its own migrated database. Last line: {"bench":"indexer","unit":"records/s",...}.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism, loadavg } from 'node:os'
@@ -16,6 +16,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { report } from '../lib/report.mjs'
 import { eventMix } from './events.mjs'
+import { ensureServices } from '../../scripts/services-env.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
@@ -30,13 +31,7 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 20_000)
 // (measured: 614 MB peak RSS uncapped at concurrency 100 over 200k events, 312 MB capped at 256).
 const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
 
-if (!process.env.REDIS_URL || !process.env.DATABASE_URL || !process.env.DATABASE_DIRECT_URL) {
-  const out = execFileSync('bash', [join(root, 'scripts/services.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  for (const line of out.split('\n')) {
-    const m = /^export ([A-Z_]+)='(.*)'$/.exec(line.trim())
-    if (m) process.env[m[1]] = m[2]
-  }
-}
+ensureServices(['REDIS_URL', 'DATABASE_URL', 'DATABASE_DIRECT_URL'])
 const tag = randomBytes(4).toString('hex')
 const withDb = (url, name) => {
   const u = new URL(url)

@@ -8,20 +8,12 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { WebSocketServer } from 'ws'
+import { ensureServices } from '../../scripts/services-env.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const N = Number(process.env.BENCH_FRAMES ?? 100_000)
 const CHILD_ARGS = (process.env.BENCH_CHILD_ARGS ?? '--max-old-space-size=128').split(' ').filter(Boolean)
 
-function ensureServices() {
-  if (process.env.REDIS_URL) return
-  const out = execFileSync('bash', [`${root}/scripts/services.sh`, 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  for (const line of out.split('\n')) {
-    const m = /^export ([A-Z_]+)='(.*)'$/.exec(line.trim())
-    if (m) process.env[m[1]] = m[2]
-  }
-  if (!process.env.REDIS_URL) throw new Error('services.sh did not export REDIS_URL')
-}
 
 function ensureBuilt() {
   if (existsSync(`${root}/apps/ingester/dist/main.js`) && existsSync(`${root}/packages/atproto/dist/testing.js`)) return
@@ -95,7 +87,7 @@ async function pipelineRun(variant, frames, expectedEvents, redis) {
 }
 
 async function main() {
-  ensureServices()
+  ensureServices(['REDIS_URL'])
   ensureBuilt()
   const { recordPdsFrames, generateFrames, renumber } = await import('./frames.mjs')
   const { decodeFirehoseFrame } = await import('@firehose/ingester')

@@ -1,0 +1,1 @@
+export declare function ensureServices(required?: string[]): void
