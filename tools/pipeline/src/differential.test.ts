@@ -342,7 +342,8 @@ describe('differential on a real network: our ingester + indexer vs bsky AppView
     await Promise.all([ours?.end(), ref?.end()].map((p) => p?.catch(() => undefined)))
     await net?.close().catch(() => undefined)
     if (redis) {
-      await redis.del(stream, `${stream}_labels`, `${stream}_repos`, cursorKey(stream, net.pdsUrl)).catch(() => undefined)
+      const keys = [stream, `${stream}_labels`, `${stream}_repos`, ...(net ? [cursorKey(stream, net.pdsUrl)] : [])]
+      await redis.del(...keys).catch(() => undefined)
       await redis.quit().catch(() => undefined)
     }
     await Promise.all([refDb?.drop(), oursDb?.drop()].map((p) => p?.catch(() => undefined)))
@@ -362,6 +363,7 @@ describe('differential on a real network: our ingester + indexer vs bsky AppView
 
   it('issue #5: post, like, repost, follow, actor_block, profile, actor, post_agg, profile_agg equal bsky', async () => {
     const { diffs, sizes } = await compare(ISSUE5)
+    console.log('issue #5 rows compared (bsky side)', JSON.stringify(sizes))
     if (Object.keys(diffs).length) console.log('issue #5 differences', JSON.stringify(diffs, null, 1))
     expect(diffs).toEqual({})
     // the workload reached every table on bsky's side (so equal means something)
@@ -371,6 +373,7 @@ describe('differential on a real network: our ingester + indexer vs bsky AppView
 
   it('issue #6: list, list_item, list_block, feed_generator, starter_pack, labeler, gates, verification, embeds, quote, quoteCount equal bsky', async () => {
     const { diffs, sizes } = await compare(ISSUE6)
+    console.log('issue #6 rows compared (bsky side)', JSON.stringify(sizes))
     if (Object.keys(diffs).length) console.log('issue #6 differences', JSON.stringify(diffs, null, 1))
     expect(diffs).toEqual({})
     for (const [table, n] of Object.entries(sizes)) expect(n, table).toBeGreaterThan(0)
