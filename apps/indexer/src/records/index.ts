@@ -1,15 +1,43 @@
 import { block } from './block.js'
+import { feedGenerator } from './feed-generator.js'
 import { follow } from './follow.js'
+import { postGate, threadGate } from './gates.js'
+import { labeler } from './labeler.js'
 import { like } from './like.js'
+import { list } from './list.js'
+import { listBlock } from './list-block.js'
+import { listItem } from './list-item.js'
 import { post } from './post.js'
 import { profile } from './profile.js'
 import { repost } from './repost.js'
+import { starterPack } from './starter-pack.js'
+import { verification } from './verification.js'
 import type { RecordModule } from './types.js'
 
-export type { RecordModule, RecordRef, Row, AggKey, AggKind, TableSpec } from './types.js'
+export type { RecordModule, RecordRef, Row, AggKey, AggKind, TableSpec, FlagSpec } from './types.js'
 
-/** The record types indexed beyond `record`. Every other collection is kept in `record` only. */
-export const recordModules: readonly RecordModule[] = [post, like, repost, follow, block, profile]
+/**
+ * The record types indexed beyond `record`. Every other collection is kept in `record` only
+ * (as bsky keeps chat.bsky.actor.declaration, app.bsky.notification.declaration and
+ * app.bsky.actor.status: in `record`, with no table of their own).
+ */
+export const recordModules: readonly RecordModule[] = [
+  post,
+  like,
+  repost,
+  follow,
+  block,
+  profile,
+  list,
+  listItem,
+  listBlock,
+  feedGenerator,
+  starterPack,
+  labeler,
+  threadGate,
+  postGate,
+  verification,
+]
 
 const byCollection = new Map(recordModules.map((m) => [m.collection, m]))
 

@@ -61,4 +61,25 @@ export interface RecordModule {
   aggKeysOfRecord(ref: Pick<RecordRef, 'did' | 'uri'>, record: LexRecord): AggKey[]
   /** Columns of `main` that must be unique together (bsky's `*_unique_subject`). */
   uniqueGroup?: readonly string[]
+  /**
+   * Rules beyond the lexicon that make bsky refuse the record (e.g. a listitem in another
+   * account's list): the reason, or null. Such a record is `invalid` (skipped, not stored).
+   */
+  check?(ref: Pick<RecordRef, 'did' | 'rkey'>, record: LexRecord): string | null
+  /**
+   * A flag this type's rows set on another record's row (a threadgate sets
+   * `post.hasThreadGate` of the post with its rkey). See `writer/flags.ts`.
+   */
+  flag?: FlagSpec
+}
+
+/**
+ * `target.column` of the row whose uri is `targetOf(did, rkey)` is true while a record of this
+ * type at (did, rkey) exists, false once one was deleted (its tombstone), null when there never
+ * was one: what bsky's order of updates leaves, computed from the set of events instead.
+ */
+export interface FlagSpec {
+  table: string
+  column: string
+  targetCollection: string
 }

@@ -26,6 +26,12 @@ export function cidFor(seed: string): string {
   return 'b' + base32(Uint8Array.from([0x01, 0x71, 0x12, 0x20, ...digest]))
 }
 
+/** A real CIDv1 (raw codec, sha-256) string, as blobs have. */
+export function rawCidFor(seed: string): string {
+  const digest = createHash('sha256').update(seed).digest()
+  return 'b' + base32(Uint8Array.from([0x01, 0x55, 0x12, 0x20, ...digest]))
+}
+
 /** A TID-shaped, fixed-width, string-sortable rev from a counter. */
 export function tid(n: number): string {
   let s = ''

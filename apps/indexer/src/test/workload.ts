@@ -1,5 +1,5 @@
 import type { LexRecord, StreamEvent } from '@firehose/streams'
-import { createdAt as baseCreatedAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from './events.js'
+import { createdAt as baseCreatedAt, deleteEvent, did, rawCidFor, strongRef, tid, uriOf, writeEvent } from './events.js'
 
 /** A seeded PRNG (mulberry32), so a failing seed can be replayed. */
 export function rng(seed: number): () => number {
@@ -24,43 +24,127 @@ export function shuffle<T>(r: () => number, list: T[]): T[] {
 }
 
 const POST = 'app.bsky.feed.post'
+const LIST = 'app.bsky.graph.list'
+const POST_RKEYS = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']
 const PATHS: Record<string, string[]> = {
-  [POST]: ['p0', 'p1', 'p2', 'p3', 'p4'],
+  [POST]: POST_RKEYS,
   'app.bsky.feed.like': ['l0', 'l1', 'l2', 'l3', 'l4', 'l5'],
   'app.bsky.feed.repost': ['r0', 'r1', 'r2', 'r3'],
   'app.bsky.graph.follow': ['f0', 'f1', 'f2', 'f3'],
   'app.bsky.graph.block': ['b0', 'b1', 'b2'],
   'app.bsky.actor.profile': ['self'],
 }
+/** Every other record type bsky indexes (and one it keeps in `record` only). */
+const MORE_PATHS: Record<string, string[]> = {
+  [LIST]: ['ls0', 'ls1'],
+  'app.bsky.graph.listitem': ['li0', 'li1', 'li2', 'li3'],
+  'app.bsky.graph.listblock': ['lb0', 'lb1'],
+  'app.bsky.feed.generator': ['fg0', 'fg1'],
+  'app.bsky.graph.starterpack': ['sp0'],
+  'app.bsky.labeler.service': ['self', 'other'],
+  'app.bsky.feed.threadgate': POST_RKEYS,
+  'app.bsky.feed.postgate': POST_RKEYS,
+  'app.bsky.graph.verification': ['v0', 'v1', 'v2'],
+  'chat.bsky.actor.declaration': ['self'],
+}
+const GATES = ['app.bsky.feed.threadgate', 'app.bsky.feed.postgate']
+/** Types bsky keeps unique per creator and subject: clients never update them. */
+const GRAPH = new Set([
+  'app.bsky.feed.like',
+  'app.bsky.feed.repost',
+  'app.bsky.graph.follow',
+  'app.bsky.graph.block',
+  'app.bsky.graph.listitem',
+  'app.bsky.graph.listblock',
+  'app.bsky.graph.verification',
+])
+
+/** A blob in atproto JSON form (raw-codec CID). */
+export const blob = (seed: string, mimeType: string): LexRecord => ({
+  $type: 'blob',
+  ref: { $link: rawCidFor(seed) },
+  mimeType,
+  size: 1000,
+})
+
+function embedOf(r: () => number, n: number, postUris: readonly string[]): LexRecord {
+  const images = (): LexRecord => ({
+    $type: 'app.bsky.embed.images',
+    images: Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => ({ image: blob(`img${n}.${i}`, 'image/jpeg'), alt: r() < 0.5 ? `alt ${i}` : '' })),
+  })
+  const external = (): LexRecord => ({
+    $type: 'app.bsky.embed.external',
+    external: { uri: `https://example.com/${n}`, title: `title ${n}`, description: r() < 0.5 ? `about ${n}` : '', ...(r() < 0.5 ? { thumb: blob(`thumb${n}`, 'image/png') } : {}) },
+  })
+  const video = (): LexRecord => ({ $type: 'app.bsky.embed.video', video: blob(`vid${n}`, 'video/mp4'), ...(r() < 0.5 ? { alt: `video ${n}` } : {}) })
+  const record = (): LexRecord => ({ $type: 'app.bsky.embed.record', record: strongRef(pick(r, postUris)) })
+  switch (Math.floor(r() * 5)) {
+    case 0:
+      return images()
+    case 1:
+      return external()
+    case 2:
+      return video()
+    case 3:
+      return record()
+    default:
+      return { $type: 'app.bsky.embed.recordWithMedia', record: record(), media: pick(r, [images, external, video])() }
+  }
+}
 
 /**
- * Random repo histories for `dids` accounts: creates, updates and deletes across posts, likes,
- * reposts, follows, blocks and profiles, with strictly increasing revs (as in a real repo),
- * subjects chosen among a small set so that duplicates (two likes of one post) and replies
- * happen. Returned in rev order. `updateGraph: false` never updates likes, reposts, follows
- * and blocks (clients do not; bsky's indexer fails on an update that makes a duplicate).
+ * Random repo histories for `dids` accounts: creates, updates and deletes with strictly
+ * increasing revs (as in a real repo), subjects chosen among a small set so that duplicates
+ * (two likes of one post) and replies happen. Returned in rev order. Covers posts (replies,
+ * every embed kind), likes, reposts, follows, blocks and profiles, and with `allTypes` (the
+ * default) every other record type bsky indexes: lists, list items (some in another account's
+ * list: refused), list blocks, feed generators, starter packs, labeler services (one at a
+ * non-`self` rkey: not indexed), thread and post gates, verifications, a chat declaration.
+ * `gateRules: false` makes thread gates without `allow` rules (anyone may reply).
+ * `updateGraph: false` never updates the types bsky keeps unique per creator and subject
+ * (clients do not; bsky's indexer fails on an update that makes a duplicate).
  */
-export function generateHistory(seed: number, dids: number, ops: number, opts: { updateGraph?: boolean } = {}): StreamEvent[] {
+export function generateHistory(
+  seed: number,
+  dids: number,
+  ops: number,
+  opts: { updateGraph?: boolean; allTypes?: boolean; gateRules?: boolean } = {},
+): StreamEvent[] {
   const updateGraph = opts.updateGraph ?? true
+  const gateRules = opts.gateRules ?? true
+  const paths = opts.allTypes === false ? PATHS : { ...PATHS, ...MORE_PATHS }
   const r = rng(seed)
   const accounts = Array.from({ length: dids }, (_, i) => did(i + 1))
-  const postUris = accounts.flatMap((d) => (PATHS[POST] ?? []).map((k) => uriOf(d, POST, k)))
+  const postUris = accounts.flatMap((d) => POST_RKEYS.map((k) => uriOf(d, POST, k)))
   const live = new Set<string>()
   const events: StreamEvent[] = []
   for (let n = 0; n < ops; n++) {
     const d = pick(r, accounts)
-    const collection = pick(r, Object.keys(PATHS))
-    const rkey = pick(r, PATHS[collection] ?? [])
+    // Posts and likes at least twice as often as the rest.
+    const collection = r() < 0.3 ? pick(r, [POST, 'app.bsky.feed.like']) : pick(r, Object.keys(paths))
+    // A gate is created for a live post only (bsky sets the post's flag only when the gate
+    // comes after the post), and goes with its post in the same commit, as clients do.
+    const livePosts = POST_RKEYS.filter((k) => live.has(`${d}/${POST}/${k}`))
+    if (GATES.includes(collection) && livePosts.length === 0) continue
+    const rkey = pick(r, GATES.includes(collection) ? livePosts : (paths[collection] ?? []))
     const key = `${d}/${collection}/${rkey}`
     const rev = tid(1000 + n)
     const time = new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString()
     const createdAt = r() < 0.5 ? baseCreatedAt : time
-    const mutable = collection === POST || collection === 'app.bsky.actor.profile' || updateGraph
+    // A gated post is not updated: bsky rebuilds an updated post's row without its gate flags.
+    const gated = collection === POST && GATES.some((g) => live.has(`${d}/${g}/${rkey}`))
+    const mutable = (!GRAPH.has(collection) || updateGraph) && !gated
     if (live.has(key) && (r() < 0.4 || !mutable)) {
       live.delete(key)
+      if (collection === POST) {
+        for (const g of GATES) {
+          if (live.delete(`${d}/${g}/${rkey}`)) events.push(deleteEvent(d, g, rkey, rev, time))
+        }
+      }
       events.push(deleteEvent(d, collection, rkey, rev, time))
       continue
     }
+    const ownList = uriOf(d, LIST, pick(r, MORE_PATHS[LIST] ?? []))
     let record: LexRecord
     switch (collection) {
       case POST: {
@@ -69,8 +153,9 @@ export function generateHistory(seed: number, dids: number, ops: number, opts: {
           const parent = pick(r, postUris)
           rec.reply = { root: strongRef(pick(r, postUris)), parent: strongRef(parent) }
         }
-        if (r() < 0.2) rec.embed = { $type: 'app.bsky.embed.record', record: strongRef(pick(r, postUris)) }
+        if (r() < 0.5) rec.embed = embedOf(r, n, postUris)
         if (r() < 0.3) rec.langs = ['en']
+        if (r() < 0.1) rec.tags = ['tag']
         record = rec
         break
       }
@@ -82,8 +167,45 @@ export function generateHistory(seed: number, dids: number, ops: number, opts: {
       case 'app.bsky.graph.block':
         record = { subject: pick(r, accounts), createdAt }
         break
+      case 'app.bsky.actor.profile':
+        record = { displayName: `name ${n}`, ...(r() < 0.3 ? { avatar: blob(`avatar${n}`, 'image/png') } : {}) }
+        break
+      case LIST:
+        record = {
+          name: `list ${n}`,
+          purpose: r() < 0.5 ? 'app.bsky.graph.defs#curatelist' : 'app.bsky.graph.defs#modlist',
+          createdAt,
+          ...(r() < 0.5 ? { description: `about ${n}`, descriptionFacets: [{ index: { byteStart: 0, byteEnd: 5 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'about' }] }] } : {}),
+          ...(r() < 0.3 ? { avatar: blob(`lav${n}`, 'image/png') } : {}),
+        }
+        break
+      case 'app.bsky.graph.listitem':
+        // now and then an item of another account's list: refused
+        record = { subject: pick(r, accounts), list: r() < 0.9 ? ownList : uriOf(pick(r, accounts), LIST, 'ls0'), createdAt }
+        break
+      case 'app.bsky.graph.listblock':
+        record = { subject: uriOf(pick(r, accounts), LIST, pick(r, MORE_PATHS[LIST] ?? [])), createdAt }
+        break
+      case 'app.bsky.feed.generator':
+        record = { did: 'did:web:feed.example.com', displayName: `feed ${n}`, createdAt, ...(r() < 0.5 ? { description: `feed about ${n}` } : {}) }
+        break
+      case 'app.bsky.graph.starterpack':
+        record = { name: `pack ${n}`, list: ownList, createdAt }
+        break
+      case 'app.bsky.labeler.service':
+        record = { policies: { labelValues: ['spam', 'rude'] }, createdAt }
+        break
+      case 'app.bsky.feed.threadgate':
+        record = { post: uriOf(d, POST, rkey), createdAt, ...(gateRules ? { allow: r() < 0.5 ? [] : [{ $type: 'app.bsky.feed.threadgate#followingRule' }] } : {}) }
+        break
+      case 'app.bsky.feed.postgate':
+        record = { post: uriOf(d, POST, rkey), createdAt, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }] }
+        break
+      case 'app.bsky.graph.verification':
+        record = { subject: pick(r, accounts), handle: `user${n}.test`, displayName: `User ${n}`, createdAt }
+        break
       default:
-        record = { displayName: `name ${n}` }
+        record = { allowIncoming: 'following' }
     }
     events.push(writeEvent(d, collection, rkey, rev, record, live.has(key) ? 'update' : 'create', time))
     live.add(key)

@@ -3,7 +3,7 @@ import type { Prepared, RecordOp } from './prepare.js'
 import { KeyGate } from './key-gate.js'
 import { WriteSlots } from './write-slots.js'
 
-const op = (index: number, uri: string): Prepared => ({ kind: 'record', op: { index, uri } as RecordOp })
+const op = (index: number, uri: string, also: string[] = []): Prepared => ({ kind: 'record', op: { index, uri, locks: [uri, ...also] } as RecordOp })
 
 describe('KeyGate', () => {
   it('keeps back the ops of uris another batch holds, and lets them go when released', async () => {
@@ -21,6 +21,15 @@ describe('KeyGate', () => {
     gate.release(a.keys)
     await waiting
     expect(gate.split(b.later).now).toHaveLength(2)
+  })
+
+  it("also keeps back an op whose other lock (a gate's post) another batch holds", () => {
+    const gate = new KeyGate()
+    const post = 'at://a/app.bsky.feed.post/1'
+    gate.split([op(0, post)])
+    const b = gate.split([op(0, 'at://a/app.bsky.feed.threadgate/1', [post]), op(1, 'at://a/x/9')])
+    expect(b.later.map((p) => (p.kind === 'record' ? p.op.uri : ''))).toEqual(['at://a/app.bsky.feed.threadgate/1'])
+    expect(b.keys).toEqual(['at://a/x/9'])
   })
 })
 

@@ -19,10 +19,10 @@ export class KeyGate {
     const later: Prepared[] = []
     const keys = new Set<string>()
     for (const p of prepared) {
-      if (p.kind === 'record' && this.held.has(p.op.uri)) later.push(p)
+      if (p.kind === 'record' && p.op.locks.some((u) => this.held.has(u))) later.push(p)
       else {
         now.push(p)
-        if (p.kind === 'record') keys.add(p.op.uri)
+        if (p.kind === 'record') for (const u of p.op.locks) keys.add(u)
       }
     }
     for (const k of keys) this.held.set(k, (this.held.get(k) ?? 0) + 1)
@@ -42,7 +42,7 @@ export class KeyGate {
 
   /** Resolves when none of the uris of `prepared` is held. */
   async waitFree(prepared: readonly Prepared[]): Promise<void> {
-    const uris = prepared.flatMap((p) => (p.kind === 'record' ? [p.op.uri] : []))
+    const uris = prepared.flatMap((p) => (p.kind === 'record' ? p.op.locks : []))
     while (uris.some((u) => this.held.has(u))) await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
 }

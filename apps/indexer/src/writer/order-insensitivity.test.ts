@@ -20,6 +20,18 @@ const TABLES: [string, string[]][] = [
   ['duplicate_record', []],
   ['quote', []],
   ['post_embed_record', []],
+  ['post_embed_image', []],
+  ['post_embed_external', []],
+  ['post_embed_video', []],
+  ['list', []],
+  ['list_item', []],
+  ['list_block', []],
+  ['feed_generator', []],
+  ['starter_pack', []],
+  ['labeler', []],
+  ['thread_gate', []],
+  ['post_gate', []],
+  ['verification', []],
   ['actor_sync', []],
   // actor.indexedAt is when the DID was first seen, which depends on delivery order
   ['actor', ['indexedAt']],
@@ -27,6 +39,7 @@ const TABLES: [string, string[]][] = [
 
 const TRUNCATE = `record, record_tombstone, post, feed_item, "like", repost, follow, actor_block, profile, post_agg,
   profile_agg, duplicate_record, quote, post_embed_record, post_embed_image, post_embed_external, post_embed_video,
+  list, list_item, list_block, feed_generator, starter_pack, labeler, thread_gate, post_gate, verification,
   actor, actor_sync`
 
 async function snapshot(t: TestDb): Promise<Record<string, string[]>> {
@@ -99,7 +112,7 @@ describe('order-insensitivity', () => {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: rev order one at a time == shuffled, 20% duplicates, random batch sizes`, async () => {
       await Promise.all([a, b].map((t) => t.database.pool.query(`TRUNCATE ${TRUNCATE}`)))
-      const history = generateHistory(seed, 4, 400)
+      const history = generateHistory(seed, 4, 600)
       await applyAll(a, history.map((e) => [e]))
 
       const r = rng(seed * 7919)
@@ -118,6 +131,10 @@ describe('order-insensitivity', () => {
       expect(sa.post?.length, 'the workload leaves posts').toBeGreaterThan(0)
       expect(sa.like?.length, 'the workload leaves likes').toBeGreaterThan(0)
       expect(sa.post_agg?.length).toBeGreaterThan(0)
+      // every other record type and embed kind (the differential test checks each one)
+      const others = ['list', 'list_item', 'list_block', 'feed_generator', 'starter_pack', 'labeler', 'thread_gate', 'post_gate', 'verification', 'post_embed_image', 'post_embed_external', 'post_embed_video', 'quote']
+      expect(others.filter((t) => (sa[t]?.length ?? 0) > 0).length, 'tables of other types with rows').toBeGreaterThanOrEqual(10)
+      expect(sa.post?.some((p) => p.includes('"hasThreadGate":"true"')), 'a post has a thread gate').toBe(true)
       for (const [table] of TABLES) expect(sb[table], table).toEqual(sa[table])
     })
   }

@@ -1,6 +1,6 @@
 import type { RecordDeleteEvent, RecordWriteEvent, StreamEvent } from '@firehose/streams'
 import { moduleFor, type AggKey, type RecordModule } from '../records/index.js'
-import { validateRecord } from './validate.js'
+import { InvalidRecordError, validateRecord } from './validate.js'
 
 /** A record create/update/delete, ready for the writer. */
 export interface RecordOp {
@@ -16,6 +16,11 @@ export interface RecordOp {
   event: RecordWriteEvent | RecordDeleteEvent
   /** Aggregates this op's content touches (writes only; known even when the write is stale). */
   aggKeys: AggKey[]
+  /**
+   * The uris whose rows this op may change, locked (in process and in Postgres) while it is
+   * written: its own, and the row its type flags (a threadgate's post).
+   */
+  locks: string[]
 }
 
 export const isWrite = (op: RecordOp): op is RecordOp & { event: RecordWriteEvent } => op.event.type !== 'delete'
@@ -56,11 +61,14 @@ export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
         if (event.type !== 'delete') {
           const invalid = validateRecord(event.collection, event.record)
           if (invalid) return { kind: 'invalid', index, collection: event.collection, error: invalid }
+          const refused = module?.check?.(event, event.record)
+          if (refused) return { kind: 'invalid', index, collection: event.collection, error: new InvalidRecordError(refused, event.collection) }
           aggKeys = module?.aggKeysOfRecord({ did: event.did, uri: '' }, event.record) ?? []
         }
+        const uri = recordUri(event.did, event.collection, event.rkey)
         const op: RecordOp = {
           index,
-          uri: recordUri(event.did, event.collection, event.rkey),
+          uri,
           did: event.did,
           collection: event.collection,
           rkey: event.rkey,
@@ -70,6 +78,7 @@ export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
           module,
           event,
           aggKeys,
+          locks: module?.flag ? [uri, recordUri(event.did, module.flag.targetCollection, event.rkey)] : [uri],
         }
         return { kind: 'record', op }
       }

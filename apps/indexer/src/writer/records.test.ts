@@ -194,3 +194,57 @@ describe('validation, unknown collections, actors', () => {
     expect(await q(`SELECT uri FROM record WHERE did = $1`, [a])).toEqual([])
   })
 })
+
+describe('lists, gates, labelers, verifications', () => {
+  it('a gate flags its post in any order: true while it exists, false once deleted', async () => {
+    const a = did(41)
+    const post = uriOf(a, POST, 'g1')
+    const gate = writeEvent(a, 'app.bsky.feed.threadgate', 'g1', next(), { post, createdAt, allow: [] })
+    const pgate = writeEvent(a, 'app.bsky.feed.postgate', 'g1', next(), { post, createdAt, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }] })
+    // the gates arrive before their post
+    expect((await indexBatch(t.database, [gate, pgate])).outcomes.map((o) => o.status)).toEqual(['applied', 'applied'])
+    const p = writeEvent(a, POST, 'g1', tid(50), { text: 'gated', createdAt })
+    expect((await indexBatch(t.database, [p])).outcomes[0]?.status).toBe('applied')
+    const flags = `SELECT "hasThreadGate", "hasPostGate" FROM post WHERE uri = $1`
+    expect(await one(flags, [post])).toEqual({ hasThreadGate: true, hasPostGate: true })
+    expect(await one(`SELECT "postUri" FROM thread_gate WHERE uri = $1`, [uriOf(a, 'app.bsky.feed.threadgate', 'g1')])).toEqual({ postUri: post })
+    // the thread gate goes; the post gate stays
+    expect((await indexBatch(t.database, [deleteEvent(a, 'app.bsky.feed.threadgate', 'g1', next())])).outcomes[0]?.status).toBe('applied')
+    expect(await one(flags, [post])).toEqual({ hasThreadGate: false, hasPostGate: true })
+    // a post never gated keeps null, as bsky leaves it
+    const other = writeEvent(a, POST, 'g2', next(), { text: 'open', createdAt })
+    await indexBatch(t.database, [other])
+    expect(await one(flags, [uriOf(a, POST, 'g2')])).toEqual({ hasThreadGate: null, hasPostGate: null })
+  })
+
+  it('refuses a gate for another post and a list item in another account list; a labeler off self is record-only', async () => {
+    const a = did(42)
+    const b = did(43)
+    const badGate = writeEvent(a, 'app.bsky.feed.threadgate', 'x1', next(), { post: uriOf(a, POST, 'x2'), createdAt })
+    const badItem = writeEvent(a, 'app.bsky.graph.listitem', 'i1', next(), { subject: b, list: uriOf(b, 'app.bsky.graph.list', 'l1'), createdAt })
+    const item = writeEvent(a, 'app.bsky.graph.listitem', 'i2', next(), { subject: b, list: uriOf(a, 'app.bsky.graph.list', 'l1'), createdAt })
+    const labeler = writeEvent(a, 'app.bsky.labeler.service', 'other', next(), { policies: { labelValues: ['spam'] }, createdAt })
+    const res = await indexBatch(t.database, [badGate, badItem, item, labeler])
+    expect(res.outcomes.map((o) => o.status)).toEqual(['invalid', 'invalid', 'applied', 'applied'])
+    expect(res.outcomes[1]?.error?.message).toMatch(/does not match creator of list/)
+    expect(await q(`SELECT uri FROM record WHERE did = $1 ORDER BY uri`, [a])).toEqual([
+      { uri: uriOf(a, 'app.bsky.graph.listitem', 'i2') },
+      { uri: uriOf(a, 'app.bsky.labeler.service', 'other') },
+    ])
+    expect(await q(`SELECT * FROM labeler WHERE creator = $1`, [a])).toEqual([])
+    expect(await one(`SELECT "listUri", "subjectDid" FROM list_item WHERE creator = $1`, [a])).toEqual({ listUri: uriOf(a, 'app.bsky.graph.list', 'l1'), subjectDid: b })
+  })
+
+  it('keeps one verification per creator and subject (the lowest uri), the other a duplicate', async () => {
+    const a = did(44)
+    const b = did(45)
+    const v2 = writeEvent(a, 'app.bsky.graph.verification', 'v2', next(), { subject: b, handle: 'b.test', displayName: 'B', createdAt })
+    const v1 = writeEvent(a, 'app.bsky.graph.verification', 'v1', next(), { subject: b, handle: 'b.test', displayName: 'B', createdAt })
+    await indexBatch(t.database, [v2])
+    await indexBatch(t.database, [v1])
+    expect(await q(`SELECT rkey FROM verification WHERE creator = $1`, [a])).toEqual([{ rkey: 'v1' }])
+    expect(await q(`SELECT uri, "duplicateOf" FROM duplicate_record WHERE uri = $1`, [uriOf(a, 'app.bsky.graph.verification', 'v2')])).toEqual([
+      { uri: uriOf(a, 'app.bsky.graph.verification', 'v2'), duplicateOf: uriOf(a, 'app.bsky.graph.verification', 'v1') },
+    ])
+  })
+})

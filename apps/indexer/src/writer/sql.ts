@@ -130,6 +130,8 @@ export async function deleteWhereIn(
 export const LOCK_DID = 0x1dc5_0001
 export const LOCK_URI = 0x1dc5_0003
 export const LOCK_AGG = 0x1dc5_0002
+/** Unique groups (one like per creator and subject): after the uri locks, before LOCK_AGG. */
+export const LOCK_GROUP = 0x1dc5_0004
 
 /**
  * The locks a batch takes before reading stored versions, in ONE statement and one global

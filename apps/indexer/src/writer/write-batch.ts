@@ -1,11 +1,12 @@
 import { sql } from 'kysely'
-import type { AccountEvent, IdentityEvent, RecordWriteEvent, RepoEvent } from '@firehose/streams'
+import type { AccountEvent, IdentityEvent, LexRecord, RecordWriteEvent, RepoEvent } from '@firehose/streams'
 import { recordModules, type AggKey, type RecordModule, type Row } from '../records/index.js'
 import { recountAggregates } from './aggregates.js'
 import { applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
+import { addFlagUpdates } from './flags.js'
 import { addInserts, addRemoveOld, removeDerived, resolveGroups, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
-import { CombinedStatement, deleteSql, insertSql, lockBatch, type Tx } from './sql.js'
+import { CombinedStatement, deleteSql, insertSql, lockBatch, lockKeys, LOCK_GROUP, type Tx } from './sql.js'
 
 /*
  * THE INVARIANT (every other module relies on it): the tables are a function of the SET of
@@ -95,7 +96,7 @@ export async function writeBatch(
     trx,
     [...accounts, ...identities.map((i) => i.event)].map((e) => e.did),
     ops.map((o) => o.did),
-    ops.map((o) => o.uri),
+    ops.flatMap((o) => o.locks),
   )
 
   // Account and identity events older than the last applied one of their DID are stale (a
@@ -113,22 +114,26 @@ export async function writeBatch(
   const { winners, losers } = reduceOps(ops)
   const uris = winners.map((w) => w.uri)
   const stored = new Map<string, { cid: string; rev: string | null }>()
+  const storedJson = new Map<string, string>()
   const tombs = new Map<string, string>()
   const deleted = new Set<string>()
   if (uris.length) {
-    const rows = await sql<{ uri: string; cid: string | null; rev: string | null; trev: string | null; stored: boolean }>`
-      SELECT u.uri, r.cid, r.rev, t.rev AS trev, r.uri IS NOT NULL AS stored
-      FROM unnest(${uris}::text[]) AS u(uri)
-      LEFT JOIN LATERAL (SELECT uri, cid, rev FROM record WHERE uri = u.uri LIMIT 1) r ON true
+    // The stored json of unique-group types: the group its stored version is in (locked below).
+    const grouped = winners.map((w) => w.module?.uniqueGroup !== undefined)
+    const rows = await sql<{ uri: string; cid: string | null; rev: string | null; trev: string | null; stored: boolean; json: string | null }>`
+      SELECT u.uri, r.cid, r.rev, t.rev AS trev, r.uri IS NOT NULL AS stored, CASE WHEN u.g THEN r.json END AS json
+      FROM unnest(${uris}::text[], ${grouped}::boolean[]) AS u(uri, g)
+      LEFT JOIN LATERAL (SELECT uri, cid, rev, json FROM record WHERE uri = u.uri LIMIT 1) r ON true
       LEFT JOIN LATERAL (SELECT uri, rev FROM record_tombstone WHERE uri = u.uri LIMIT 1) t ON true
       WHERE r.uri IS NOT NULL OR t.uri IS NOT NULL
       UNION ALL
-      SELECT a.did, NULL, NULL, NULL, false FROM unnest(${opDids}::text[]) AS d(did)
+      SELECT a.did, NULL, NULL, NULL, false, NULL FROM unnest(${opDids}::text[]) AS d(did)
       JOIN LATERAL (SELECT did FROM actor WHERE did = d.did AND "upstreamStatus" = 'deleted' LIMIT 1) a ON true`.execute(trx)
     for (const r of rows.rows) {
       if (!r.uri.startsWith('at://')) deleted.add(r.uri)
       else {
         if (r.stored) stored.set(r.uri, { cid: r.cid ?? '', rev: r.rev })
+        if (r.json !== null) storedJson.set(r.uri, r.json)
         if (r.trev !== null) tombs.set(r.uri, r.trev)
       }
     }
@@ -167,6 +172,8 @@ export async function writeBatch(
     const same = w !== undefined && compareOps(l, w) === 0
     outcomes.set(l.index, same ? { status: 'unchanged' } : { status: 'stale' })
   }
+
+  await lockKeys(trx, LOCK_GROUP, groupKeys([...writes, ...deletes], storedJson))
 
   // Derived rows of old versions go first (per record type; nothing to do for pure creates).
   const aggs: AggKey[] = ops.flatMap((o) => o.aggKeys)
@@ -242,8 +249,35 @@ export async function writeBatch(
     if (upstreamStatus(e) === 'deleted') await removeAccountRecords(trx, e.did, aggs)
   }
 
-  const aggregateKeys = await recountAggregates(trx, aggs)
+  // Flags on posts (hasThreadGate, hasPostGate) go in the recount's round trip.
+  const last = new CombinedStatement()
+  addFlagUpdates(last, ops, writes)
+  const aggregateKeys = await recountAggregates(trx, aggs, last)
   return { outcomes, stats: { aggregateKeys }, actors: { firstSeen, sync } }
+}
+
+/**
+ * The unique groups (one like per creator and subject) that applied ops may change: the group
+ * of each new version and of each stored version. Two batches writing different members of one
+ * group (a like and a second like of the same post) lock each other out on it, so that each
+ * resolves the group from what the other committed. Taken after the uri locks (a batch holding
+ * group locks waits for no uri lock) and in sorted order: no deadlock.
+ */
+function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>): string[] {
+  const keys: string[] = []
+  const add = (op: RecordOp, module: RecordModule, cid: string, record: LexRecord): void => {
+    const group = module.uniqueGroup
+    const rows = group && module.toRows({ uri: op.uri, did: op.did, collection: op.collection, rkey: op.rkey, cid, indexedAt: op.time }, record)
+    if (group && rows) keys.push(`${module.main.table}:${JSON.stringify(group.map((c) => rows.main[c] ?? null))}`)
+  }
+  for (const op of ops) {
+    const module = op.module
+    if (!module?.uniqueGroup) continue
+    if (isWrite(op)) add(op, module, op.event.cid, op.event.record)
+    const json = storedJson.get(op.uri)
+    if (json !== undefined) add(op, module, '', JSON.parse(json) as LexRecord)
+  }
+  return keys
 }
 
 /** A deleted account: every record it wrote goes, with its derived rows and tombstones. */
