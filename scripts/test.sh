@@ -11,6 +11,17 @@ if [ "$(id -u)" = 0 ] && { ! command -v promtool >/dev/null || ! command -v dock
   { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose; } >/dev/null 2>&1 \
     || echo "[test] could not install prometheus / docker-compose: the deploy checks that need them are skipped" >&2
 fi
+# deploy/image.test.ts cuts each app's production tree with `pnpm deploy --legacy --offline`,
+# which resolves from pnpm's metadata cache; a frozen-lockfile install leaves that cache empty.
+# Fill it here, in the set-up (where the registry may be reached), so the test stays offline.
+if ! ls "${XDG_CACHE_HOME:-$HOME/.cache}"/pnpm/metadata*/registry.npmjs.org/@atproto/api.json >/dev/null 2>&1; then
+  warm="$(mktemp -d)"
+  for app in ingester backfiller indexer ops; do
+    pnpm --filter "@firehose/$app" deploy --prod --legacy --prefer-offline "$warm/$app" >/dev/null 2>&1 \
+      || echo "[test] could not fill pnpm's metadata cache for $app: deploy/image.test.ts will fail" >&2
+  done
+  rm -rf "$warm"
+fi
 # TypeScript strict over every package, tests included: counted as one check in the summary.
 typecheck=0
 pnpm -s exec turbo run typecheck --output-logs=errors-only || typecheck=1
