@@ -60,6 +60,8 @@ const serverUrl = await new Promise((resolve, reject) => {
 
 function run(verifier) {
   const flags = verifier === 'atcute' && HEAP_MB !== '0' ? [`--max-old-space-size=${HEAP_MB}`] : []
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of our backfiller child (open in Chrome DevTools, or bench/backfiller/profile-summary.mjs)
+  if (verifier === 'atcute' && process.env.BENCH_CPU_PROF) flags.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`)
   const out = execFileSync(process.execPath, [...flags, join(here, 'run.mjs'), verifier, serverUrl, jobsFile, CONCURRENCY], {
     encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024,
   })
@@ -67,18 +69,29 @@ function run(verifier) {
   return JSON.parse(line)
 }
 
+// BENCH_ROUNDS=n: ours and the baseline alternately n times (the best of each is reported, every
+// round is printed); BENCH_SKIP_BASELINE=1: ours only, for profiling (no ratio, no JSON line).
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1))
+const paths = process.env.BENCH_SKIP_BASELINE ? ['atcute'] : ['atcute', 'atproto-repo']
+const cpuUsPerRecord = (r) => ((r.cpuMs * 1000) / r.records).toFixed(1)
 try {
-  const results = []
-  for (const verifier of ['atcute', 'atproto-repo']) {
-    const r = run(verifier)
-    results.push(r)
-    const label = verifier === 'atcute' ? 'backfiller (@firehose/atproto verifier)' : 'baseline  (@atproto/repo verifyRepoCar)'
-    console.log(`${label}: ${r.records} records in ${(r.ms / 1000).toFixed(2)} s = ${r.recordsPerSec} records/s verified and emitted, peak RSS ${r.peakRssMb} MB; ${(r.cpuMs / 1000).toFixed(1)} s CPU = ${r.recordsPerCpuSec} records per CPU-second`)
+  const best = {}
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const verifier of paths) {
+      const load = loadavg()[0].toFixed(1)
+      const r = run(verifier)
+      if (!best[verifier] || r.recordsPerSec > best[verifier].recordsPerSec) best[verifier] = r
+      const label = verifier === 'atcute' ? 'backfiller (@firehose/atproto verifier)' : 'baseline  (@atproto/repo verifyRepoCar)'
+      console.log(`${ROUNDS > 1 ? `[round ${round}] ` : ''}${label}: ${r.records} records in ${(r.ms / 1000).toFixed(2)} s = ${r.recordsPerSec} records/s verified and emitted, peak RSS ${r.peakRssMb} MB; ${(r.cpuMs / 1000).toFixed(1)} s CPU = ${r.recordsPerCpuSec} records per CPU-second (${cpuUsPerRecord(r)} CPU-µs/record); load ${load} at start`)
+    }
   }
-  const [ours, base] = results
-  console.log(`ratio: ${(ours.recordsPerSec / base.recordsPerSec).toFixed(2)}× wall clock, ${(ours.recordsPerCpuSec / base.recordsPerCpuSec).toFixed(2)}× per CPU-second   (goal: ≥ 40000 records/s, ≥ 4×, peak RSS < 500 MB)`)
   console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores (other processes compete for the CPU: compare per CPU-second too)`)
-  report({ bench: 'backfiller', unit: 'records/s', value: ours.recordsPerSec, baseline: base.recordsPerSec, peakRssMb: ours.peakRssMb })
+  if (paths.length === 2) {
+    const ours = best['atcute']
+    const base = best['atproto-repo']
+    console.log(`ratio: ${(ours.recordsPerSec / base.recordsPerSec).toFixed(2)}× wall clock, ${(ours.recordsPerCpuSec / base.recordsPerCpuSec).toFixed(2)}× per CPU-second   (goal: ≥ 40000 records/s, ≥ 4×, peak RSS < 500 MB)`)
+    report({ bench: 'backfiller', unit: 'records/s', value: ours.recordsPerSec, baseline: base.recordsPerSec, peakRssMb: ours.peakRssMb, cpuUsPerRecord: Number(cpuUsPerRecord(ours)), baselineCpuUsPerRecord: Number(cpuUsPerRecord(base)) })
+  }
 } finally {
   server.kill('SIGTERM')
 }
