@@ -1,12 +1,13 @@
 /**
- * CAR v1 → block map. Blocks are views into the input (no copies, two small views per block).
+ * CAR v1 → block map. Blocks are offsets into the input (no copies, no view objects per block).
  * By default every block is checked against its CID (sha256; dag-cbor or raw codec).
  */
 import { decode as decodeCbor } from '@atcute/cbor'
 import { CidLinkWrapper } from '@atcute/cid'
 import { BlockMap } from './block-map.js'
-import { cidBytesToString, cidMatchesBytes, CODEC_DCBOR, CODEC_RAW } from './cid.js'
+import { cidBytesToString, CODEC_DCBOR, CODEC_RAW } from './cid.js'
 import { CarParseError, VerificationError } from './errors.js'
+import { sha256Into, sha256WordsEqual } from './sha256.js'
 
 export { BlockMap }
 
@@ -29,7 +30,8 @@ export interface ReadCarOptions {
 export const readCar = (bytes: Uint8Array, options: ReadCarOptions = {}): ParsedCar => {
   const verify = options.verifyBlocks ?? true
   const end = bytes.length
-  const [headerLength, headerStart] = readVarint(bytes, 0)
+  const headerLength = readVarint(bytes, 0)
+  const headerStart = varintEnd
   if (headerLength === 0) throw new CarParseError('CAR header is empty', 0)
   const headerEnd = headerStart + headerLength
   if (headerEnd > end) throw new CarParseError('CAR header is truncated', headerStart)
@@ -38,7 +40,8 @@ export const readCar = (bytes: Uint8Array, options: ReadCarOptions = {}): Parsed
   let pos = headerEnd
   while (pos < end) {
     const entryStart = pos
-    const [length, cidStart] = readVarint(bytes, pos)
+    const length = readVarint(bytes, pos)
+    const cidStart = varintEnd
     const entryEnd = cidStart + length
     if (entryEnd > end) throw new CarParseError(`block at ${entryStart} is truncated`, entryStart)
     if (length < 36) throw new CarParseError(`block at ${entryStart} is too short for a CID`, entryStart)
@@ -49,12 +52,14 @@ export const readCar = (bytes: Uint8Array, options: ReadCarOptions = {}): Parsed
     if (codec !== CODEC_DCBOR && codec !== CODEC_RAW) {
       throw new CarParseError(`block at ${entryStart} has unsupported codec 0x${codec!.toString(16)}`, entryStart)
     }
-    const cid = bytes.subarray(cidStart, cidStart + 36)
-    const data = bytes.subarray(cidStart + 36, entryEnd)
-    if (verify && !cidMatchesBytes(cid, data)) {
-      throw new VerificationError('cid-mismatch', 'block bytes do not match their CID', cidBytesToString(cid))
+    // (the prefix checks above are what cidMatchesBytes checks besides the digest)
+    if (verify) {
+      sha256Into(bytes, cidStart + 36, entryEnd)
+      if (!sha256WordsEqual(bytes, cidStart + 4)) {
+        throw new VerificationError('cid-mismatch', 'block bytes do not match their CID', cidBytesToString(bytes.subarray(cidStart, cidStart + 36)))
+      }
     }
-    blocks.set(cid, data)
+    blocks.setAt(bytes, cidStart, 36, bytes, cidStart + 36, entryEnd)
     pos = entryEnd
   }
   return { roots, blocks }
@@ -76,8 +81,9 @@ const readHeader = (bytes: Uint8Array): Uint8Array[] => {
   })
 }
 
-/** Unsigned LEB128 varint at `pos` → [value, next position]. At most 8 bytes (safe integers). */
-const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
+let varintEnd = 0
+/** Unsigned LEB128 varint at `pos` → its value; the next position is left in `varintEnd`. At most 8 bytes (safe integers). */
+const readVarint = (bytes: Uint8Array, pos: number): number => {
   let value = 0
   let factor = 1
   for (let i = 0; i < 8; i++) {
@@ -86,7 +92,8 @@ const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
     value += (byte & 0x7f) * factor
     if (byte < 0x80) {
       if (byte === 0 && i > 0) throw new CarParseError('non-minimal varint', pos - 1)
-      return [value, pos]
+      varintEnd = pos
+      return value
     }
     factor *= 128
   }

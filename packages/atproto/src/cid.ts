@@ -4,6 +4,7 @@
  */
 import { hash } from 'node:crypto'
 import { toBase32 } from '@atcute/multibase'
+import { sha256Into, sha256WordsEqual } from './sha256.js'
 
 export const CODEC_DCBOR = 0x71
 export const CODEC_RAW = 0x55
@@ -21,9 +22,8 @@ export const sha256 = (data: Uint8Array): Buffer => hash('sha256', data, 'buffer
 export const cidMatchesBytes = (cid: Uint8Array, data: Uint8Array): boolean => {
   if (cid.length !== 36 || cid[0] !== 1 || cid[2] !== HASH_SHA256 || cid[3] !== 32) return false
   if (cid[1] !== CODEC_DCBOR && cid[1] !== CODEC_RAW) return false
-  const digest = sha256(data)
-  for (let i = 0; i < 32; i++) if (digest[i] !== cid[4 + i]) return false
-  return true
+  sha256Into(data)
+  return sha256WordsEqual(cid, 4)
 }
 
 /** Binary CIDv1 (dag-cbor, sha256) of a block. */
