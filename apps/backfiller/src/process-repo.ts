@@ -58,10 +58,10 @@ export async function processRepo(job: RepoBackfillJob, attempt: number, d: Repo
   const source = await d.identity.resolve(job.did, job.host, attempt > 1)
   const lease = d.budget.open()
   try {
-    const { head, records, bytes } = await fetchAndVerify(job.did, source, d, lease)
+    const { head, repo, bytes } = await fetchAndVerify(job.did, source, d, lease)
     checkOpen(d.signal)
-    await emit(head, records, d)
-    return { records: records.length, rev: head.rev, bytes }
+    await emit(head, repo, d)
+    return { records: repo.ends.length, rev: head.rev, bytes }
   } finally {
     lease.release()
     d.metrics.bytesInFlight.set(d.budget.inUse)
@@ -80,7 +80,7 @@ async function fetchAndVerify(did: string, source: RepoSource, d: RepoProcessorD
   const endVerify = d.metrics.verifySeconds.startTimer()
   const repo = await d.extract(car, { did, signingKey: source.signingKey })
   endVerify()
-  return { head: { did, commit: repo.commit, rev: repo.rev }, records: repo.records, bytes }
+  return { head: { did, commit: repo.commit, rev: repo.rev }, repo, bytes }
 }
 
 async function fetchPolitely(
@@ -124,20 +124,35 @@ async function fetchPolitely(
   }
 }
 
-/** The `create` events in chunks of BACKFILLER_BATCH_SIZE, pausing at the high-water mark, then the `repo` event. */
-async function emit(head: { did: string; commit: string; rev: string }, records: (string | undefined)[], d: RepoProcessorDeps): Promise<void> {
+/**
+ * The `create` events in chunks of BACKFILLER_BATCH_SIZE, pausing at the high-water mark, then the
+ * `repo` event. Each chunk's events are built as bytes in one buffer (the common head, then each
+ * record's tail) and handed to the producer as slices of it: no JS string per event.
+ */
+async function emit(head: { did: string; commit: string; rev: string }, repo: ExtractedRepo, d: RepoProcessorDeps): Promise<void> {
   const stream = streamForDid(d.settings.outStream, head.did, d.settings.streamShards)
   const time = new Date().toISOString()
   // same JSON as encodeEvent({ type: 'create', seq, time, did, commit, rev, collection, rkey, cid, record })
-  const prefix = `{"type":"create","seq":${SEQ_BACKFILL},"time":${JSON.stringify(time)},"did":${JSON.stringify(head.did)},"commit":${JSON.stringify(head.commit)},"rev":${JSON.stringify(head.rev)},`
+  const prefix = Buffer.from(`{"type":"create","seq":${SEQ_BACKFILL},"time":${JSON.stringify(time)},"did":${JSON.stringify(head.did)},"commit":${JSON.stringify(head.commit)},"rev":${JSON.stringify(head.rev)},`)
+  const { ends } = repo
+  const json = Buffer.from(repo.json.buffer, repo.json.byteOffset, repo.json.byteLength)
+  const n = ends.length
   const written = new Set<Promise<void>>()
-  for (let i = 0; i < records.length; i++) {
-    if (i % d.settings.batchSize === 0) {
-      await d.producer.waitUntilWritable()
-      checkOpen(d.signal)
+  for (let first = 0; first < n; first += d.settings.batchSize) {
+    await d.producer.waitUntilWritable()
+    checkOpen(d.signal)
+    const last = Math.min(n, first + d.settings.batchSize)
+    const from = first === 0 ? 0 : ends[first - 1]!
+    const chunk = Buffer.allocUnsafe((last - first) * prefix.length + (ends[last - 1]! - from))
+    let at = 0
+    let tail = from
+    for (let i = first; i < last; i++) {
+      const start = at
+      at += prefix.copy(chunk, at)
+      at += json.copy(chunk, at, tail, ends[i]!)
+      tail = ends[i]!
+      written.add(d.producer.add(stream, ['event', chunk.subarray(start, at)]))
     }
-    written.add(d.producer.add(stream, ['event', prefix + (records[i] as string)]))
-    records[i] = undefined // written or buffered: let it go
   }
   await d.producer.waitUntilWritable()
   const repoEvent: RepoEvent = { type: 'repo', seq: SEQ_BACKFILL, time, ...head }

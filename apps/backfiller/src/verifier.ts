@@ -3,7 +3,7 @@
  * `verifyRepoCar` (@atcute: ~8x faster than @atproto/repo's, see bench/backfiller). Tests and the
  * bench pass `@atproto/repo` behind the same shape as the oracle / baseline.
  */
-import { verifyRepoCar, type RepoRecord } from '@firehose/atproto'
+import { verifyRepoCar, type RepoLeaves, type RepoRecord } from '@firehose/atproto'
 
 export interface VerifiedRepoView {
   rev: string
@@ -12,6 +12,8 @@ export interface VerifiedRepoView {
   recordCount: number
   /** records in key order, decoded lazily (may throw VerificationError('bad-record')) */
   records: Iterable<RepoRecord>
+  /** our verifier's leaves: the records are then written as JSON straight from their blocks */
+  leaves?: RepoLeaves
 }
 
 /** Verify a whole repo before anything is emitted; throw CarParseError / VerificationError. */

@@ -1,7 +1,7 @@
 /**
  * Verify threads: repos are verified (and their records turned into JSON) off the main thread,
  * which keeps fetching and writing to Redis meanwhile. The CAR is transferred, not copied; the
- * records come back as one string, split into slices of it. A thread that dies fails its repo
+ * records' JSON comes back as one transferred buffer with the records' end offsets. A thread that dies fails its repo
  * (retried like any failure) and is replaced.
  */
 import { Worker } from 'node:worker_threads'
@@ -90,12 +90,7 @@ export class VerifyPool {
 
 function settle(task: Task, reply: VerifyReply): void {
   if (reply.ok) {
-    const records: (string | undefined)[] = reply.count === 0 ? [] : reply.tails.split('\n')
-    if (records.length !== reply.count) {
-      task.reject(new Error(`verify thread returned ${records.length} records for ${reply.count}`))
-      return
-    }
-    task.resolve({ commit: reply.commit, rev: reply.rev, records })
+    task.resolve({ commit: reply.commit, rev: reply.rev, json: reply.json, ends: reply.ends })
     return
   }
   let err: Error

@@ -2,23 +2,25 @@
  * Verification and record JSON, shared by the in-process path and the verify threads.
  *
  * `extractRepo` verifies a CAR, then decodes every record into the tail of its `create` event's
- * JSON (`"collection":…,"rkey":…,"cid":…,"record":…}`): a record that does not decode fails the
- * repo before anything is emitted. Loaded as a worker (workerData.role === 'verify'), this module
- * serves `{ id, car, did, signingKey }` messages with the tails joined by '\n' (JSON has no raw
- * newlines), so that a 100k-record repo crosses back as one string.
+ * JSON (`"collection":…,"rkey":…,"cid":…,"record":…}`), as UTF-8 bytes into one buffer: a record
+ * that does not decode fails the repo before anything is emitted. Loaded as a worker
+ * (workerData.role === 'verify'), this module serves `{ id, car, did, signingKey }` messages with
+ * that buffer and the tails' end offsets, both transferred (not copied).
  *
  * This file imports only packages (no relative modules): under vitest the worker runs the .ts
  * source through Node's type stripping, which does not rewrite `.js` import paths.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { verifyRepoCar } from '@firehose/atproto'
+import { JsonSink, verifyRepoCar, writeCreateEventTail } from '@firehose/atproto'
 import type { RepoVerifier } from './verifier.js'
 
 export interface ExtractedRepo {
   commit: string
   rev: string
-  /** one JSON tail per record, in key order */
-  records: (string | undefined)[]
+  /** the records' event tails as UTF-8, one after another, in key order */
+  json: Uint8Array
+  /** `ends[i]`: where record i's tail ends in `json` (it starts where the previous one ends) */
+  ends: Uint32Array
 }
 
 export interface VerifyRequest {
@@ -29,7 +31,7 @@ export interface VerifyRequest {
 }
 
 export type VerifyReply =
-  | { id: number; ok: true; commit: string; rev: string; count: number; tails: string }
+  | { id: number; ok: true; commit: string; rev: string; json: Uint8Array; ends: Uint32Array }
   | { id: number; ok: false; name: string; message: string; reason?: string; cid?: string; offset?: number }
 
 const YIELD_EVERY = 2000
@@ -42,13 +44,28 @@ export async function extractRepo(
   yieldNow?: () => Promise<void>,
 ): Promise<ExtractedRepo> {
   const repo = await verify(car, expected)
-  const records: string[] = []
-  for (const r of repo.records) {
-    records.push(`"collection":${JSON.stringify(r.collection)},"rkey":${JSON.stringify(r.rkey)},"cid":${JSON.stringify(r.cid)},"record":${JSON.stringify(r.record)}}`)
-    if (yieldNow && records.length % YIELD_EVERY === 0) await yieldNow()
+  const n = repo.recordCount
+  // The JSON is somewhat larger than the CAR; pages of the buffer that are never written cost no memory.
+  const sink = new JsonSink(Math.ceil(car.byteLength * 1.5) + 4096)
+  const ends = new Uint32Array(n)
+  let i = 0
+  if (repo.leaves) {
+    // our verifier: straight from the record blocks to JSON bytes
+    for (; i < n; i++) {
+      writeCreateEventTail(repo.leaves, i, sink)
+      ends[i] = sink.length
+      if (yieldNow && (i + 1) % YIELD_EVERY === 0) await yieldNow()
+    }
+  } else {
+    for (const r of repo.records) {
+      if (i >= n) throw new Error(`verifier reported ${n} records but yielded more`)
+      sink.utf8(`"collection":${JSON.stringify(r.collection)},"rkey":${JSON.stringify(r.rkey)},"cid":${JSON.stringify(r.cid)},"record":${JSON.stringify(r.record)}}`)
+      ends[i++] = sink.length
+      if (yieldNow && i % YIELD_EVERY === 0) await yieldNow()
+    }
+    if (i !== n) throw new Error(`verifier reported ${n} records but yielded ${i}`)
   }
-  if (records.length !== repo.recordCount) throw new Error(`verifier reported ${repo.recordCount} records but yielded ${records.length}`)
-  return { commit: repo.commitCid, rev: repo.rev, records }
+  return { commit: repo.commitCid, rev: repo.rev, json: sink.buf.subarray(0, sink.length), ends }
 }
 
 if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.role === 'verify') {
@@ -57,8 +74,9 @@ if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.rol
   port.on('message', (req: VerifyRequest) => {
     extractRepo(verify, req.car, req)
       .then((r) => {
-        const reply: VerifyReply = { id: req.id, ok: true, commit: r.commit, rev: r.rev, count: r.records.length, tails: r.records.join('\n') }
-        port.postMessage(reply)
+        const reply: VerifyReply = { id: req.id, ok: true, commit: r.commit, rev: r.rev, json: r.json, ends: r.ends }
+        // both own their whole buffers: moved, not copied
+        port.postMessage(reply, [r.json.buffer as ArrayBuffer, r.ends.buffer as ArrayBuffer])
       })
       .catch((err: unknown) => {
         const e = err as { name?: string; message?: string; reason?: string; cid?: string; offset?: number }

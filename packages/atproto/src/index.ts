@@ -1,5 +1,7 @@
 export * from './errors.js'
 export * from './lex.js'
+export * from './lex-json.js'
+export * from './json-sink.js'
 export * from './cid.js'
 export * from './car.js'
 export * from './car-write.js'

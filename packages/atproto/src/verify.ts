@@ -7,7 +7,7 @@ import { cidBytesToString } from './cid.js'
 import { decodeCommit, verifyCommitSignature } from './commit.js'
 import { VerificationError } from './errors.js'
 import { decodeLexRecord, LexDecodeError, type LexRecord } from './lex.js'
-import { walkMst, type MstLeaves } from './mst.js'
+import { leafCid, leafPath, walkMstLeaves, type RepoLeaves } from './mst.js'
 
 export interface VerifyRepoOptions {
   /** expected repo DID; the commit's `did` must equal it */
@@ -40,6 +40,11 @@ export interface VerifiedRepo {
    * was already checked) is not a valid DAG-CBOR map.
    */
   records: Iterable<RepoRecord>
+  /**
+   * The tree's leaves (paths, record CIDs, record blocks) in key order, for callers that turn
+   * records into JSON themselves (`writeCreateEventTail`).
+   */
+  leaves: RepoLeaves
 }
 
 /**
@@ -60,31 +65,35 @@ export const verifyRepoCar = async (bytes: Uint8Array, options: VerifyRepoOption
     throw new VerificationError('did-mismatch', `commit is for ${commit.did}, expected ${options.did}`)
   }
   await verifyCommitSignature(commit, options.signingKey)
-  const leaves = walkMst(blocks, commit.data)
+  const leaves = walkMstLeaves(blocks, commit.data)
   return {
     did: commit.did,
     rev: commit.rev,
     commitCid: cidBytesToString(root),
     dataCid: cidBytesToString(commit.data),
     version: commit.version,
-    recordCount: leaves.paths.length,
+    recordCount: leaves.count,
     records: { [Symbol.iterator]: () => iterateRecords(leaves) },
+    leaves,
   }
 }
 
-function* iterateRecords(leaves: MstLeaves): Generator<RepoRecord> {
-  const { paths, cids, blocks } = leaves
-  for (let i = 0; i < paths.length; i++) {
-    const path = paths[i]!
-    const cid = cids[i]!
+/** The error for a record block (whose CID was checked) that is not a valid lex record. */
+export const badRecordError = (path: string, cid: Uint8Array, err: LexDecodeError): VerificationError =>
+  new VerificationError('bad-record', `record ${path}: ${err.message}`, cidBytesToString(cid), { cause: err })
+
+function* iterateRecords(leaves: RepoLeaves): Generator<RepoRecord> {
+  for (let i = 0; i < leaves.count; i++) {
+    const path = leafPath(leaves, i)
+    const cid = leafCid(leaves, i)
     // presence was checked by the walk and the bytes against the CID by readCar
-    const bytes = blocks[i]!
+    const bytes = leaves.blocks.bytesOf(leaves.blockIds[i]!)
     let record: LexRecord
     try {
       record = decodeLexRecord(bytes)
     } catch (err) {
       if (!(err instanceof LexDecodeError)) throw err
-      throw new VerificationError('bad-record', `record ${path}: ${err.message}`, cidBytesToString(cid), { cause: err })
+      throw badRecordError(path, cid, err)
     }
     const slash = path.indexOf('/')
     yield { collection: path.slice(0, slash), rkey: path.slice(slash + 1), cid: cidBytesToString(cid), record }

@@ -24,7 +24,7 @@ export interface ProducerOptions {
 }
 
 const XADD_BATCH = 'firehoseXaddBatch'
-type ScriptClient = Record<typeof XADD_BATCH, (key: string, ...args: string[]) => Promise<unknown>>
+type ScriptClient = Record<typeof XADD_BATCH, (key: string, ...args: (string | Buffer)[]) => Promise<unknown>>
 // ARGV: for each entry, its field count then its fields and values.
 const XADD_BATCH_LUA = `
 local i = 1
@@ -51,9 +51,12 @@ function deferred(): Deferred {
   return { promise, resolve }
 }
 
+/** An entry's fields and values, flat; a value may be a Buffer (written as its bytes). */
+export type EntryFields = readonly (string | Buffer)[]
+
 interface StreamState {
   name: string
-  buffer: string[][]
+  buffer: EntryFields[]
   /** Resolves when the entries now in `buffer` are in Redis. */
   pending: Deferred
   length: number
@@ -114,7 +117,7 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
   }
 
   /** Buffer one entry (flat field/value list); resolves when it is in Redis. */
-  add(stream: string, fields: string[]): Promise<void> {
+  add(stream: string, fields: EntryFields): Promise<void> {
     if (this.closed) return Promise.reject(new Error('producer is closed'))
     const s = this.state(stream)
     s.buffer.push(fields)
@@ -234,8 +237,8 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
    * and a promise for each). A failed call is retried whole (at-least-once: a batch cut short
    * by a connection loss may be written twice, never lost).
    */
-  private async writeBatchScript(s: StreamState, batch: string[][]): Promise<void> {
-    const args: string[] = []
+  private async writeBatchScript(s: StreamState, batch: EntryFields[]): Promise<void> {
+    const args: (string | Buffer)[] = []
     for (const fields of batch) {
       args.push(String(fields.length))
       for (const f of fields) args.push(f)
@@ -263,7 +266,7 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
     end?.()
   }
 
-  private async writeBatch(s: StreamState, batch: string[][]): Promise<void> {
+  private async writeBatch(s: StreamState, batch: EntryFields[]): Promise<void> {
     if (this.useScript) return this.writeBatchScript(s, batch)
     let todo = batch
     let attempt = 0
@@ -278,12 +281,12 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
       } catch (err) {
         results = todo.map(() => [err as Error, null])
       }
-      const failed: string[][] = []
+      const failed: EntryFields[] = []
       let firstErr: Error | null = null
       for (let i = 0; i < todo.length; i++) {
         const r = results?.[i]
         if (!r || r[0]) {
-          failed.push(todo[i] as string[])
+          failed.push(todo[i] as EntryFields)
           firstErr ??= r?.[0] ?? new Error('no reply')
         }
       }
