@@ -9,6 +9,11 @@ export const follow: RecordModule = {
   main: tableSpec('follow', 'uri', graphColumns),
   extra: [],
   uniqueGroup: ['creator', 'subjectDid'],
+  // a thread gate's followingRule (owner follows replier) and followerRule (the other way)
+  replyPairs: {
+    exclusive: true,
+    keys: (did, record) => (typeof record.subject === 'string' ? [`${did}|${record.subject}`, `${record.subject}|${did}`] : []),
+  },
   toRows(ref, record) {
     if (typeof record.subject !== 'string') return null
     return {

@@ -12,6 +12,11 @@ export const listItem: RecordModule = {
   main: tableSpec('list_item', 'uri', 'uri,cid,creator,subjectDid,listUri,createdAt,indexedAt'),
   extra: [],
   uniqueGroup: ['listUri', 'subjectDid'],
+  // a thread gate's listRule: the list's owner (this record's creator) and its subject
+  replyPairs: {
+    exclusive: true,
+    keys: (did, record) => (typeof record.subject === 'string' ? [`${did}|${record.subject}`] : []),
+  },
   check(ref, record) {
     const listUri = str(record.list)
     return listUri !== null && uriDid(listUri) !== ref.did ? 'creator of listitem does not match creator of list' : null

@@ -1,7 +1,7 @@
 import type { LexRecord, LexValue } from '@firehose/streams'
 import type { AggKey, RecordModule, RecordRef, Row, TableSpec } from './types.js'
 import { feedItemTable, tableSpec } from './tables.js'
-import { blobCid, isObj, lesser, normalizeDatetime, str, strongRef } from './util.js'
+import { blobCid, isObj, lesser, normalizeDatetime, str, strongRef, uriDid } from './util.js'
 
 const POST = 'app.bsky.feed.post'
 
@@ -76,9 +76,9 @@ function quoteSubject(record: LexRecord): string | null {
 /**
  * app.bsky.feed.post → `post`, its own `feed_item`, embeds and `quote`; counted in
  * profile_agg.postsCount of its creator, post_agg.replyCount of its parent and
- * post_agg.quoteCount of the post it quotes. `invalidReplyRoot` / `violatesThreadGate` /
- * `violatesEmbeddingRules` are left null: they depend on what was indexed before (not
- * order-insensitive) and are for a later pass.
+ * post_agg.quoteCount of the post it quotes. Its gate flags and violations
+ * (`hasThreadGate`, `violatesThreadGate`, …) are computed from what is stored by
+ * writer/post-flags.ts; `invalidReplyRoot` is left null.
  */
 export const post: RecordModule = {
   collection: POST,
@@ -127,6 +127,18 @@ export const post: RecordModule = {
     const keys: AggKey[] = [{ kind: 'postsCount', key: String(row.creator) }]
     if (row.replyParent) keys.push({ kind: 'replyCount', key: String(row.replyParent) })
     return keys
+  },
+  reads(_did, record) {
+    const root = strongRef(isObj(record.reply) ? record.reply.root : undefined)
+    const quoted = quoteSubject(record)
+    return [...(root ? [root.uri] : []), ...(quoted ? [quoted] : [])]
+  },
+  replyPairs: {
+    exclusive: false,
+    keys(did, record) {
+      const root = strongRef(isObj(record.reply) ? record.reply.root : undefined)
+      return root ? [`${uriDid(root.uri)}|${did}`] : []
+    },
   },
   aggKeysOfRecord(ref, record) {
     const keys: AggKey[] = [{ kind: 'postsCount', key: ref.did }]

@@ -71,6 +71,14 @@ export interface RecordModule {
    * `post.hasThreadGate` of the post with its rkey). See `writer/flags.ts`.
    */
   flag?: FlagSpec
+  /** Uris of other records a write of this type reads (a reply's root, a quoted post): locked shared. */
+  reads?(did: string, record: LexRecord): string[]
+  /**
+   * The (thread owner, replier) pairs whose reply permission a record of this type bears on,
+   * as `owner|replier`: a follow or a list item changes it (locked exclusive), a reply reads it
+   * (shared). See writer/post-flags.ts.
+   */
+  replyPairs?: { exclusive: boolean; keys(did: string, record: LexRecord): string[] }
 }
 
 /**

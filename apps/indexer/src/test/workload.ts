@@ -23,6 +23,7 @@ export function shuffle<T>(r: () => number, list: T[]): T[] {
   return list
 }
 
+const uriDid = (uri: string): string => uri.slice('at://'.length, uri.indexOf('/', 'at://'.length))
 const POST = 'app.bsky.feed.post'
 const LIST = 'app.bsky.graph.list'
 const POST_RKEYS = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']
@@ -59,6 +60,20 @@ const GRAPH = new Set([
   'app.bsky.graph.verification',
 ])
 
+export type GateRules = 'all' | 'static' | 'none'
+
+const TG = 'app.bsky.feed.threadgate'
+function gateAllow(r: () => number, rules: GateRules, ownList: string): LexRecord {
+  if (rules === 'none' || r() < 0.2) return {}
+  const kinds = rules === 'static' ? ['none', 'mention'] : ['none', 'mention', 'following', 'follower', 'list']
+  const allow: LexRecord[] = []
+  for (const k of kinds) {
+    if (k === 'none' || r() < 0.5) continue
+    allow.push(k === 'list' ? { $type: `${TG}#listRule`, list: ownList } : { $type: `${TG}#${k}Rule` })
+  }
+  return { allow }
+}
+
 /** A blob in atproto JSON form (raw-codec CID). */
 export const blob = (seed: string, mimeType: string): LexRecord => ({
   $type: 'blob',
@@ -67,7 +82,7 @@ export const blob = (seed: string, mimeType: string): LexRecord => ({
   size: 1000,
 })
 
-function embedOf(r: () => number, n: number, postUris: readonly string[]): LexRecord {
+function embedOf(r: () => number, n: number, postUris: readonly string[], gated: readonly string[]): LexRecord {
   const images = (): LexRecord => ({
     $type: 'app.bsky.embed.images',
     images: Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => ({ image: blob(`img${n}.${i}`, 'image/jpeg'), alt: r() < 0.5 ? `alt ${i}` : '' })),
@@ -77,7 +92,8 @@ function embedOf(r: () => number, n: number, postUris: readonly string[]): LexRe
     external: { uri: `https://example.com/${n}`, title: `title ${n}`, description: r() < 0.5 ? `about ${n}` : '', ...(r() < 0.5 ? { thumb: blob(`thumb${n}`, 'image/png') } : {}) },
   })
   const video = (): LexRecord => ({ $type: 'app.bsky.embed.video', video: blob(`vid${n}`, 'video/mp4'), ...(r() < 0.5 ? { alt: `video ${n}` } : {}) })
-  const record = (): LexRecord => ({ $type: 'app.bsky.embed.record', record: strongRef(pick(r, postUris)) })
+  // half the quotes are of a post with a postgate when there is one
+  const record = (): LexRecord => ({ $type: 'app.bsky.embed.record', record: strongRef(pick(r, gated.length && r() < 0.5 ? gated : postUris)) })
   switch (Math.floor(r() * 5)) {
     case 0:
       return images()
@@ -100,7 +116,10 @@ function embedOf(r: () => number, n: number, postUris: readonly string[]): LexRe
  * default) every other record type bsky indexes: lists, list items (some in another account's
  * list: refused), list blocks, feed generators, starter packs, labeler services (one at a
  * non-`self` rkey: not indexed), thread and post gates, verifications, a chat declaration.
- * `gateRules: false` makes thread gates without `allow` rules (anyone may reply).
+ * Thread gates carry `allow` rules of every kind (`gateRules: 'all'`, the default: nobody,
+ * mentioned, followed, following, on a list), or only those that depend on no other record's
+ * later changes, with gates and gated posts never changed once made (`'static'`: what bsky,
+ * which judges a reply once, agrees with), or none (`'none'`).
  * `updateGraph: false` never updates the types bsky keeps unique per creator and subject
  * (clients do not; bsky's indexer fails on an update that makes a duplicate).
  */
@@ -108,15 +127,17 @@ export function generateHistory(
   seed: number,
   dids: number,
   ops: number,
-  opts: { updateGraph?: boolean; allTypes?: boolean; gateRules?: boolean } = {},
+  opts: { updateGraph?: boolean; allTypes?: boolean; gateRules?: GateRules } = {},
 ): StreamEvent[] {
   const updateGraph = opts.updateGraph ?? true
-  const gateRules = opts.gateRules ?? true
+  const gateRules = opts.gateRules ?? 'all'
   const paths = opts.allTypes === false ? PATHS : { ...PATHS, ...MORE_PATHS }
   const r = rng(seed)
   const accounts = Array.from({ length: dids }, (_, i) => did(i + 1))
   const postUris = accounts.flatMap((d) => POST_RKEYS.map((k) => uriOf(d, POST, k)))
   const live = new Set<string>()
+  const groupSize = new Map<string, number>()
+  const groupOfPath = new Map<string, string>()
   const events: StreamEvent[] = []
   for (let n = 0; n < ops; n++) {
     const d = pick(r, accounts)
@@ -133,9 +154,17 @@ export function generateHistory(
     const createdAt = r() < 0.5 ? baseCreatedAt : time
     // A gated post is not updated: bsky rebuilds an updated post's row without its gate flags.
     const gated = collection === POST && GATES.some((g) => live.has(`${d}/${g}/${rkey}`))
+    // bsky judges a reply or quote once, against the gate it finds: with `gateRules: 'static'`
+    // a gate, and a gated post, stay as they are once made (ours re-judges on their change).
+    if (gateRules === 'static' && live.has(key) && (gated || GATES.includes(collection))) continue
     const mutable = (!GRAPH.has(collection) || updateGraph) && !gated
     if (live.has(key) && (r() < 0.4 || !mutable)) {
       live.delete(key)
+      const group = groupOfPath.get(key)
+      if (group !== undefined) {
+        groupSize.set(group, (groupSize.get(group) ?? 1) - 1)
+        groupOfPath.delete(key)
+      }
       if (collection === POST) {
         for (const g of GATES) {
           if (live.delete(`${d}/${g}/${rkey}`)) events.push(deleteEvent(d, g, rkey, rev, time))
@@ -151,9 +180,18 @@ export function generateHistory(
         const rec: LexRecord = { text: `t${n}`, createdAt }
         if (r() < 0.5) {
           const parent = pick(r, postUris)
-          rec.reply = { root: strongRef(pick(r, postUris)), parent: strongRef(parent) }
+          // half the replies go to a gated thread when there is one
+          const gatedRoots = postUris.filter((u) => live.has(`${uriDid(u)}/app.bsky.feed.threadgate/${u.slice(u.lastIndexOf('/') + 1)}`))
+          const root = gatedRoots.length && r() < 0.5 ? pick(r, gatedRoots) : pick(r, postUris)
+          rec.reply = { root: strongRef(root), parent: strongRef(parent) }
         }
-        if (r() < 0.5) rec.embed = embedOf(r, n, postUris)
+        if (r() < 0.5) {
+          const postgated = postUris.filter((u) => live.has(`${uriDid(u)}/app.bsky.feed.postgate/${u.slice(u.lastIndexOf('/') + 1)}`))
+          rec.embed = embedOf(r, n, postUris, postgated)
+        }
+        if (r() < 0.2) {
+          rec.facets = [{ index: { byteStart: 0, byteEnd: 2 }, features: [{ $type: 'app.bsky.richtext.facet#mention', did: pick(r, accounts) }] }]
+        }
         if (r() < 0.3) rec.langs = ['en']
         if (r() < 0.1) rec.tags = ['tag']
         record = rec
@@ -196,7 +234,7 @@ export function generateHistory(
         record = { policies: { labelValues: ['spam', 'rude'] }, createdAt }
         break
       case 'app.bsky.feed.threadgate':
-        record = { post: uriOf(d, POST, rkey), createdAt, ...(gateRules ? { allow: r() < 0.5 ? [] : [{ $type: 'app.bsky.feed.threadgate#followingRule' }] } : {}) }
+        record = { post: uriOf(d, POST, rkey), createdAt, ...gateAllow(r, gateRules, ownList) }
         break
       case 'app.bsky.feed.postgate':
         record = { post: uriOf(d, POST, rkey), createdAt, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }] }
@@ -207,8 +245,24 @@ export function generateHistory(
       default:
         record = { allowIncoming: 'following' }
     }
+    // With `updateGraph: false` (bsky's order-sensitive indexer) a group has at most 2 members.
+    const group = groupOf(d, collection, record)
+    if (!updateGraph && group !== null && !live.has(key) && (groupSize.get(group) ?? 0) >= 2) continue
     events.push(writeEvent(d, collection, rkey, rev, record, live.has(key) ? 'update' : 'create', time))
+    if (group !== null && !live.has(key)) {
+      groupSize.set(group, (groupSize.get(group) ?? 0) + 1)
+      groupOfPath.set(key, group)
+    }
     live.add(key)
   }
   return events
+}
+
+/** The unique group (one like per creator and subject) a record is in, for the types that have one. */
+function groupOf(did: string, collection: string, record: LexRecord): string | null {
+  if (!GRAPH.has(collection)) return null
+  const s = record.subject
+  const subject = typeof s === 'string' ? s : s && typeof s === 'object' && !Array.isArray(s) ? String(s.uri) : ''
+  const list = typeof record.list === 'string' ? record.list : ''
+  return `${collection}|${did}|${subject}|${list}`
 }

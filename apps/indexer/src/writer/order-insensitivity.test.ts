@@ -42,6 +42,9 @@ const TRUNCATE = `record, record_tombstone, post, feed_item, "like", repost, fol
   list, list_item, list_block, feed_generator, starter_pack, labeler, thread_gate, post_gate, verification,
   actor, actor_sync`
 
+const FLAGS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violatesEmbeddingRules']
+const flagsSeen = new Set<string>()
+
 async function snapshot(t: TestDb): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {}
   for (const [table, exclude] of TABLES) out[table] = await dumpTable(t.database, table, exclude)
@@ -134,8 +137,12 @@ describe('order-insensitivity', () => {
       // every other record type and embed kind (the differential test checks each one)
       const others = ['list', 'list_item', 'list_block', 'feed_generator', 'starter_pack', 'labeler', 'thread_gate', 'post_gate', 'verification', 'post_embed_image', 'post_embed_external', 'post_embed_video', 'quote']
       expect(others.filter((t) => (sa[t]?.length ?? 0) > 0).length, 'tables of other types with rows').toBeGreaterThanOrEqual(10)
-      expect(sa.post?.some((p) => p.includes('"hasThreadGate":"true"')), 'a post has a thread gate').toBe(true)
+      for (const flag of FLAGS) if (sa.post?.some((p) => p.includes(`"${flag}":"true"`))) flagsSeen.add(flag)
       for (const [table] of TABLES) expect(sb[table], table).toEqual(sa[table])
     })
   }
+
+  it('the seeds above leave posts with every gate flag and violation set', () => {
+    expect([...flagsSeen].sort()).toEqual([...FLAGS].sort())
+  })
 })

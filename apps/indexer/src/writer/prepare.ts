@@ -21,6 +21,8 @@ export interface RecordOp {
    * written: its own, and the row its type flags (a threadgate's post).
    */
   locks: string[]
+  /** Uris this op's write reads (a reply's root, a quoted post): locked shared. */
+  sharedLocks: string[]
 }
 
 export const isWrite = (op: RecordOp): op is RecordOp & { event: RecordWriteEvent } => op.event.type !== 'delete'
@@ -79,6 +81,7 @@ export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
           event,
           aggKeys,
           locks: module?.flag ? [uri, recordUri(event.did, module.flag.targetCollection, event.rkey)] : [uri],
+          sharedLocks: event.type !== 'delete' ? (module?.reads?.(event.did, event.record) ?? []) : [],
         }
         return { kind: 'record', op }
       }

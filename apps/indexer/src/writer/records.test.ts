@@ -248,3 +248,73 @@ describe('lists, gates, labelers, verifications', () => {
     ])
   })
 })
+
+describe('thread-gate and post-gate violations', () => {
+  it('judges a reply by the gate it came after, re-judged when a follow or list item of the pair changes', async () => {
+    const owner = did(51)
+    const replier = did(52)
+    const root = uriOf(owner, POST, 'r1')
+    const flag = `SELECT "violatesThreadGate" FROM post WHERE uri = $1`
+    const replies = `SELECT "replyCount"::int FROM post_agg WHERE uri = $1`
+    const reply = (rkey: string) =>
+      writeEvent(replier, POST, rkey, next(), { text: 'hi', createdAt, reply: { root: strongRef(root), parent: strongRef(root) } })
+    const early = reply('early')
+    await indexBatch(t.database, [writeEvent(owner, POST, 'r1', next(), { text: 'root', createdAt }), early])
+    const gate = writeEvent(owner, 'app.bsky.feed.threadgate', 'r1', next(), {
+      post: root,
+      createdAt,
+      allow: [{ $type: 'app.bsky.feed.threadgate#followingRule' }, { $type: 'app.bsky.feed.threadgate#listRule', list: uriOf(owner, 'app.bsky.graph.list', 'l1') }],
+    })
+    const late = reply('late')
+    // the late reply is indexed before the gate it came after: judged when the gate arrives
+    await indexBatch(t.database, [late])
+    expect(await one(flag, [uriOf(replier, POST, 'late')])).toEqual({ violatesThreadGate: null })
+    await indexBatch(t.database, [gate])
+    expect(await one(flag, [uriOf(replier, POST, 'late')])).toEqual({ violatesThreadGate: true })
+    expect(await one(flag, [uriOf(replier, POST, 'early')])).toEqual({ violatesThreadGate: null })
+    expect(await one(replies, [root])).toEqual({ replyCount: 1 })
+    // the owner follows the replier: allowed
+    const f = writeEvent(owner, 'app.bsky.graph.follow', 'f1', next(), { subject: replier, createdAt })
+    await indexBatch(t.database, [f])
+    expect(await one(flag, [uriOf(replier, POST, 'late')])).toEqual({ violatesThreadGate: null })
+    expect(await one(replies, [root])).toEqual({ replyCount: 2 })
+    // unfollows, but the replier is on the owner's list: still allowed; off it: violates again
+    const item = writeEvent(owner, 'app.bsky.graph.listitem', 'i1', next(), { subject: replier, list: uriOf(owner, 'app.bsky.graph.list', 'l1'), createdAt })
+    await indexBatch(t.database, [deleteEvent(owner, 'app.bsky.graph.follow', 'f1', next()), item])
+    expect(await one(flag, [uriOf(replier, POST, 'late')])).toEqual({ violatesThreadGate: null })
+    await indexBatch(t.database, [deleteEvent(owner, 'app.bsky.graph.listitem', 'i1', next())])
+    expect(await one(flag, [uriOf(replier, POST, 'late')])).toEqual({ violatesThreadGate: true })
+    expect(await one(replies, [root])).toEqual({ replyCount: 1 })
+    // the owner's own replies are never judged
+    await indexBatch(t.database, [writeEvent(owner, POST, 'own', next(), { text: 'me', createdAt, reply: { root: strongRef(root), parent: strongRef(root) } })])
+    expect(await one(flag, [uriOf(owner, POST, 'own')])).toEqual({ violatesThreadGate: null })
+  })
+
+  it('lets a mentioned replier in, and flags a quote of a post whose postgate disables embedding', async () => {
+    const owner = did(53)
+    const other = did(54)
+    const root = uriOf(owner, POST, 'm1')
+    await indexBatch(t.database, [
+      writeEvent(owner, POST, 'm1', next(), {
+        text: 'hey you',
+        createdAt,
+        facets: [{ index: { byteStart: 4, byteEnd: 7 }, features: [{ $type: 'app.bsky.richtext.facet#mention', did: other }] }],
+      }),
+      writeEvent(owner, 'app.bsky.feed.threadgate', 'm1', next(), { post: root, createdAt, allow: [{ $type: 'app.bsky.feed.threadgate#mentionRule' }] }),
+      writeEvent(owner, 'app.bsky.feed.postgate', 'm1', next(), { post: root, createdAt, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }] }),
+    ])
+    const third = did(55)
+    await indexBatch(t.database, [
+      writeEvent(other, POST, 'ok', next(), { text: 'me?', createdAt, reply: { root: strongRef(root), parent: strongRef(root) } }),
+      writeEvent(third, POST, 'no', next(), { text: 'me!', createdAt, reply: { root: strongRef(root), parent: strongRef(root) } }),
+      writeEvent(third, POST, 'q', next(), { text: 'look', createdAt, embed: { $type: 'app.bsky.embed.record', record: strongRef(root) } }),
+      writeEvent(owner, POST, 'q', next(), { text: 'mine', createdAt, embed: { $type: 'app.bsky.embed.record', record: strongRef(root) } }),
+    ])
+    const flags = `SELECT "violatesThreadGate", "violatesEmbeddingRules" FROM post WHERE uri = $1`
+    expect(await one(flags, [uriOf(other, POST, 'ok')])).toEqual({ violatesThreadGate: null, violatesEmbeddingRules: null })
+    expect(await one(flags, [uriOf(third, POST, 'no')])).toEqual({ violatesThreadGate: true, violatesEmbeddingRules: null })
+    expect(await one(flags, [uriOf(third, POST, 'q')])).toEqual({ violatesThreadGate: null, violatesEmbeddingRules: true })
+    expect(await one(flags, [uriOf(owner, POST, 'q')])).toEqual({ violatesThreadGate: null, violatesEmbeddingRules: null })
+    expect(await one(`SELECT "replyCount"::int FROM post_agg WHERE uri = $1`, [root])).toEqual({ replyCount: 1 })
+  })
+})

@@ -146,11 +146,13 @@ export async function lockBatch(
   exclusiveDids: Iterable<string>,
   sharedDids: Iterable<string>,
   uris: Iterable<string>,
+  sharedUris: Iterable<string> = [],
 ): Promise<void> {
   const keys = new Map<string, boolean>()
   for (const d of exclusiveDids) keys.set(`d${d}`, true)
   for (const d of sharedDids) if (!keys.has(`d${d}`)) keys.set(`d${d}`, false)
   for (const u of uris) keys.set(`u${u}`, true)
+  for (const u of sharedUris) if (!keys.has(`u${u}`)) keys.set(`u${u}`, false)
   if (keys.size === 0) return
   const list = [...keys.keys()]
   await sql`SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(ns, h) ELSE pg_advisory_xact_lock_shared(ns, h) END) FROM (
@@ -158,6 +160,19 @@ export async function lockBatch(
         hashtext(substr(k, 2)) AS h, bool_or(x) AS x
       FROM unnest(${list}::text[], ${[...keys.values()]}::boolean[]) AS t(k, x)
       GROUP BY 1, 2 ORDER BY 1, 2
+    ) AS s`.execute(trx)
+}
+
+/**
+ * Exclusive (true) and shared (false) transaction-scoped advisory locks on keys of one
+ * namespace, in ONE statement and a global order (sorted hashes; a key wanted both ways is
+ * taken exclusive).
+ */
+export async function lockKeysMixed(trx: Tx, namespace: number, keys: ReadonlyMap<string, boolean>): Promise<void> {
+  if (keys.size === 0) return
+  await sql`SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(${namespace}::int, h) ELSE pg_advisory_xact_lock_shared(${namespace}::int, h) END) FROM (
+      SELECT hashtext(k) AS h, bool_or(x) AS x FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::boolean[]) AS t(k, x)
+      GROUP BY 1 ORDER BY 1
     ) AS s`.execute(trx)
 }
 

@@ -3,10 +3,10 @@ import type { AccountEvent, IdentityEvent, LexRecord, RecordWriteEvent, RepoEven
 import { recordModules, type AggKey, type RecordModule, type Row } from '../records/index.js'
 import { recountAggregates } from './aggregates.js'
 import { applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
-import { addFlagUpdates } from './flags.js'
+import { updatePostFlags } from './post-flags.js'
 import { addInserts, addRemoveOld, removeDerived, resolveGroups, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
-import { CombinedStatement, deleteSql, insertSql, lockBatch, lockKeys, LOCK_GROUP, type Tx } from './sql.js'
+import { CombinedStatement, deleteSql, insertSql, lockBatch, lockKeysMixed, LOCK_GROUP, type Tx } from './sql.js'
 
 /*
  * THE INVARIANT (every other module relies on it): the tables are a function of the SET of
@@ -97,6 +97,7 @@ export async function writeBatch(
     [...accounts, ...identities.map((i) => i.event)].map((e) => e.did),
     ops.map((o) => o.did),
     ops.flatMap((o) => o.locks),
+    ops.flatMap((o) => o.sharedLocks),
   )
 
   // Account and identity events older than the last applied one of their DID are stale (a
@@ -173,7 +174,8 @@ export async function writeBatch(
     outcomes.set(l.index, same ? { status: 'unchanged' } : { status: 'stale' })
   }
 
-  await lockKeys(trx, LOCK_GROUP, groupKeys([...writes, ...deletes], storedJson))
+  const applied = [...writes, ...deletes]
+  await lockKeysMixed(trx, LOCK_GROUP, groupKeys(applied, storedJson))
 
   // Derived rows of old versions go first (per record type; nothing to do for pure creates).
   const aggs: AggKey[] = ops.flatMap((o) => o.aggKeys)
@@ -249,10 +251,12 @@ export async function writeBatch(
     if (upstreamStatus(e) === 'deleted') await removeAccountRecords(trx, e.did, aggs)
   }
 
-  // Flags on posts (hasThreadGate, hasPostGate) go in the recount's round trip.
-  const last = new CombinedStatement()
-  addFlagUpdates(last, ops, writes)
-  const aggregateKeys = await recountAggregates(trx, aggs, last)
+  // Gate flags and violations of the posts whose inputs this batch changed; a reply whose
+  // violation changed changes its parent's replyCount.
+  for (const parent of await updatePostFlags(trx, ops, writes, replyPairsOf(applied, storedJson))) {
+    aggs.push({ kind: 'replyCount', key: parent })
+  }
+  const aggregateKeys = await recountAggregates(trx, aggs)
   return { outcomes, stats: { aggregateKeys }, actors: { firstSeen, sync } }
 }
 
@@ -263,21 +267,44 @@ export async function writeBatch(
  * resolves the group from what the other committed. Taken after the uri locks (a batch holding
  * group locks waits for no uri lock) and in sorted order: no deadlock.
  */
-function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>): string[] {
-  const keys: string[] = []
+function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>): Map<string, boolean> {
+  const keys = new Map<string, boolean>()
   const add = (op: RecordOp, module: RecordModule, cid: string, record: LexRecord): void => {
     const group = module.uniqueGroup
     const rows = group && module.toRows({ uri: op.uri, did: op.did, collection: op.collection, rkey: op.rkey, cid, indexedAt: op.time }, record)
-    if (group && rows) keys.push(`${module.main.table}:${JSON.stringify(group.map((c) => rows.main[c] ?? null))}`)
+    if (group && rows) keys.set(`${module.main.table}:${JSON.stringify(group.map((c) => rows.main[c] ?? null))}`, true)
   }
   for (const op of ops) {
     const module = op.module
-    if (!module?.uniqueGroup) continue
-    if (isWrite(op)) add(op, module, op.event.cid, op.event.record)
-    const json = storedJson.get(op.uri)
-    if (json !== undefined) add(op, module, '', JSON.parse(json) as LexRecord)
+    if (!module) continue
+    for (const { record, cid } of versionsOf(op, storedJson)) {
+      if (module.uniqueGroup) add(op, module, cid, record)
+      // The reply permissions a follow or list item changes, or a reply reads (post-flags.ts).
+      const pairs = module.replyPairs
+      if (pairs) for (const k of pairs.keys(op.did, record)) keys.set(`pair:${k}`, pairs.exclusive || keys.get(`pair:${k}`) === true)
+    }
   }
   return keys
+}
+
+/** The new version of an op (writes) and its stored version (unique-group types). */
+function versionsOf(op: RecordOp, storedJson: ReadonlyMap<string, string>): { record: LexRecord; cid: string }[] {
+  const out: { record: LexRecord; cid: string }[] = []
+  if (isWrite(op)) out.push({ record: op.event.record, cid: op.event.cid })
+  const json = storedJson.get(op.uri)
+  if (json !== undefined) out.push({ record: JSON.parse(json) as LexRecord, cid: '' })
+  return out
+}
+
+/** `owner|replier` pairs whose reply permission applied follows and list items changed. */
+function replyPairsOf(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>): string[] {
+  const out = new Set<string>()
+  for (const op of ops) {
+    const pairs = op.module?.replyPairs
+    if (!pairs?.exclusive) continue
+    for (const { record } of versionsOf(op, storedJson)) for (const k of pairs.keys(op.did, record)) out.add(k)
+  }
+  return [...out]
 }
 
 /** A deleted account: every record it wrote goes, with its derived rows and tombstones. */

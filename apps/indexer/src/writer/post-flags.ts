@@ -1,0 +1,124 @@
+import { sql } from 'kysely'
+import { recordUri, type RecordOp } from './prepare.js'
+import type { Tx } from './sql.js'
+
+const POST = 'app.bsky.feed.post'
+const THREADGATE = 'app.bsky.feed.threadgate'
+const POSTGATE = 'app.bsky.feed.postgate'
+
+/*
+ * The columns of `post` that depend on OTHER records, recomputed from what is stored whenever
+ * one of their inputs is written, so they come out the same in any delivery order:
+ *
+ *  - hasThreadGate / hasPostGate: true while the post's gate (same repo, same rkey) exists,
+ *    false once it was deleted (its tombstone), null when there never was one.
+ *  - violatesThreadGate (replies): true when the thread root's threadgate forbids the reply:
+ *    the gate has `allow` and none of its rules lets the replier in (mentioned in the root
+ *    post's facets; followed by the root's author; following them; on one of its lists), the
+ *    replier is not the root's author, and the gate is not newer than the reply (rev): a gate
+ *    added later does not flag the replies made before it, as in bsky, which judges a reply
+ *    once, when it is indexed. Null otherwise.
+ *  - violatesEmbeddingRules: true when the post quotes a post of another account whose
+ *    postgate (not newer than the quote) has a disableRule. Null otherwise.
+ *
+ * Inputs and what recomputes them: a post written (its own columns, and the replies of the
+ * thread it roots: mentions), a gate written or deleted (its post; a threadgate's replies; a
+ * postgate's quotes), a follow or list item written or deleted (the replies of the pair's
+ * replier in the owner's gated threads). The writer locks them so that a concurrent batch sees
+ * the other's commit: gate ops lock their post (exclusive), replies and quotes lock the root
+ * and the quoted post (shared), follows and list items lock `owner|replier` pairs (exclusive)
+ * that replies lock shared.
+ *
+ * Differences from bsky: follow and list changes re-judge the replies they bear on (bsky keeps
+ * the first judgement); a gate that is updated or deleted re-judges the thread against its new
+ * version (or none); `invalidReplyRoot` is not computed.
+ */
+
+const host = (col: string) => `split_part(${col}, '/', 3)`
+const rkeyOf = (col: string) => `split_part(${col}, '/', 5)`
+const sibling = (col: string, collection: string) => `'at://' || ${host(col)} || '/${collection}/' || ${rkeyOf(col)}`
+
+const HAS_GATE = (collection: string) => `CASE
+    WHEN EXISTS (SELECT 1 FROM record r WHERE r.uri = ${sibling('p.uri', collection)}) THEN true
+    WHEN EXISTS (SELECT 1 FROM record_tombstone r WHERE r.uri = ${sibling('p.uri', collection)}) THEN false
+  END`
+
+const rule = (name: string) => `EXISTS (SELECT 1 FROM jsonb_array_elements(g.j->'allow') a WHERE a->>'$type' = 'app.bsky.feed.threadgate#${name}')`
+
+const VIOLATES_THREAD_GATE = `CASE WHEN p."replyRoot" IS NULL OR ${host('p."replyRoot"')} = p.creator THEN NULL ELSE (
+    SELECT CASE
+      WHEN jsonb_typeof(g.j->'allow') IS DISTINCT FROM 'array' THEN NULL
+      WHEN ${rule('mentionRule')} AND EXISTS (
+        SELECT 1 FROM record rr, jsonb_array_elements(coalesce((rr.json::jsonb)->'facets', '[]')) f,
+          jsonb_array_elements(coalesce(f->'features', '[]')) ft
+        WHERE rr.uri = p."replyRoot" AND ft->>'$type' = 'app.bsky.richtext.facet#mention' AND ft->>'did' = p.creator) THEN NULL
+      WHEN ${rule('followingRule')} AND EXISTS (
+        SELECT 1 FROM follow f WHERE f.creator = ${host('p."replyRoot"')} AND f."subjectDid" = p.creator) THEN NULL
+      WHEN ${rule('followerRule')} AND EXISTS (
+        SELECT 1 FROM follow f WHERE f.creator = p.creator AND f."subjectDid" = ${host('p."replyRoot"')}) THEN NULL
+      WHEN EXISTS (
+        SELECT 1 FROM jsonb_array_elements(g.j->'allow') a JOIN list_item li ON li."listUri" = a->>'list' AND li."subjectDid" = p.creator
+        WHERE a->>'$type' = 'app.bsky.feed.threadgate#listRule') THEN NULL
+      ELSE true
+    END
+    FROM (SELECT r.json::jsonb AS j FROM record r WHERE r.uri = ${sibling('p."replyRoot"', THREADGATE)}
+      AND coalesce(r.rev, '') <= coalesce(pr.rev, '')) AS g
+  ) END`
+
+const VIOLATES_EMBEDDING_RULES = `CASE WHEN EXISTS (
+    SELECT 1 FROM quote q JOIN record g ON g.uri = ${sibling('q.subject', POSTGATE)}
+    WHERE q.uri = p.uri AND ${host('q.subject')} <> p.creator AND coalesce(g.rev, '') <= coalesce(pr.rev, '')
+      AND EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce((g.json::jsonb)->'embeddingRules', '[]')) e
+        WHERE e->>'$type' = 'app.bsky.feed.postgate#disableRule')
+  ) THEN true END`
+
+const COLUMNS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violatesEmbeddingRules'] as const
+const VALUES = [HAS_GATE(THREADGATE), HAS_GATE(POSTGATE), VIOLATES_THREAD_GATE, VIOLATES_EMBEDDING_RULES]
+
+/**
+ * Recompute the columns above for the posts whose inputs this batch's ops (`ops`: all of them,
+ * `written`: the writes applied, `pairs`: `owner|replier` of the follows and list items applied)
+ * may have changed, in ONE statement, after the batch's other writes. Returns the reply
+ * parents of the replies whose columns changed (their replyCount is to be recounted).
+ */
+export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written: readonly RecordOp[], pairs: readonly string[]): Promise<string[]> {
+  const own = new Set<string>()
+  const roots = new Set<string>()
+  const quoted = new Set<string>()
+  for (const op of ops) {
+    if (op.collection === THREADGATE || op.collection === POSTGATE) {
+      const post = recordUri(op.did, POST, op.rkey)
+      own.add(post)
+      if (op.collection === THREADGATE) roots.add(post)
+      else quoted.add(post)
+    }
+  }
+  for (const w of written) {
+    if (w.collection !== POST) continue
+    own.add(w.uri)
+    roots.add(w.uri)
+  }
+  if (own.size === 0 && pairs.length === 0) return []
+  const owners = pairs.map((p) => p.slice(0, p.indexOf('|')))
+  const repliers = pairs.map((p) => p.slice(p.indexOf('|') + 1))
+  const sets = COLUMNS.map((c, i) => `"${c}" = v.c${i}`).join(', ')
+  const changed = COLUMNS.map((c, i) => `post."${c}" IS DISTINCT FROM v.c${i}`).join(' OR ')
+  const values = VALUES.map((v, i) => `${v} AS c${i}`).join(',\n')
+  const res = await sql<{ replyParent: string | null; was: boolean | null; now: boolean | null }>`
+    WITH t AS (
+      SELECT unnest(${[...own]}::text[]) AS uri
+      UNION SELECT p.uri FROM post p WHERE p."replyRoot" = ANY(${[...roots]}::text[])
+      UNION SELECT q.uri FROM quote q WHERE q.subject = ANY(${[...quoted]}::text[])
+      UNION SELECT p.uri FROM unnest(${owners}::text[], ${repliers}::text[]) AS x(o, s)
+        JOIN thread_gate g ON g.creator = x.o
+        JOIN post p ON p."replyRoot" = g."postUri" AND p.creator = x.s
+    ), v AS (
+      SELECT p.uri, p."violatesThreadGate" AS was, ${sql.raw(values)}
+      FROM t JOIN post p ON p.uri = t.uri
+        LEFT JOIN LATERAL (SELECT rev FROM record WHERE uri = p.uri LIMIT 1) pr ON true
+    )
+    UPDATE post SET ${sql.raw(sets)} FROM v
+    WHERE post.uri = v.uri AND (${sql.raw(changed)})
+    RETURNING post."replyParent", v.was, post."violatesThreadGate" AS now`.execute(trx)
+  return res.rows.flatMap((r) => (r.replyParent !== null && r.was !== r.now ? [r.replyParent] : []))
+}
