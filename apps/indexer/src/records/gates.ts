@@ -5,18 +5,18 @@ import { normalizeDatetime, str } from './util.js'
 const POST = 'app.bsky.feed.post'
 
 /**
- * A gate record (threadgate, postgate) → its table, and the flag it sets on the post it gates.
- * A gate lives at the rkey of its post in the same repo; one that names another post is
- * refused, as bsky refuses it. The flag is true while the gate exists, false once it was
- * deleted, null if there never was one (writer/flags.ts), in any delivery order.
+ * A gate record (threadgate, postgate) → its table. A gate lives at the rkey of its post in
+ * the same repo; one that names another post is refused, as bsky refuses it. The post's
+ * `hasThreadGate` / `hasPostGate` and the violations of replies and quotes follow from it
+ * (writer/post-flags.ts).
  */
-function gate(collection: string, table: string, column: string, what: string): RecordModule {
+function gate(collection: string, table: string, what: string): RecordModule {
   return {
     collection,
     lexiconId: collection,
     main: tableSpec(table, 'uri', 'uri,cid,creator,postUri,createdAt,indexedAt'),
     extra: [],
-    flag: { table: 'post', column, targetCollection: POST },
+    gates: POST,
     check(ref, record) {
       const post = str(record.post)
       return post !== `at://${ref.did}/${POST}/${ref.rkey}` ? `creator and rkey of ${what} do not match its post` : null
@@ -40,6 +40,6 @@ function gate(collection: string, table: string, column: string, what: string): 
 }
 
 /** app.bsky.feed.threadgate → `thread_gate`, `post.hasThreadGate`. */
-export const threadGate = gate('app.bsky.feed.threadgate', 'thread_gate', 'hasThreadGate', 'thread gate')
+export const threadGate = gate('app.bsky.feed.threadgate', 'thread_gate', 'thread gate')
 /** app.bsky.feed.postgate → `post_gate`, `post.hasPostGate`. */
-export const postGate = gate('app.bsky.feed.postgate', 'post_gate', 'hasPostGate', 'post gate')
+export const postGate = gate('app.bsky.feed.postgate', 'post_gate', 'post gate')

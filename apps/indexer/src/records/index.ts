@@ -14,7 +14,7 @@ import { starterPack } from './starter-pack.js'
 import { verification } from './verification.js'
 import type { RecordModule } from './types.js'
 
-export type { RecordModule, RecordRef, Row, AggKey, AggKind, TableSpec, FlagSpec } from './types.js'
+export type { RecordModule, RecordRef, Row, AggKey, AggKind, TableSpec } from './types.js'
 
 /**
  * The record types indexed beyond `record`. Every other collection is kept in `record` only

@@ -67,10 +67,11 @@ export interface RecordModule {
    */
   check?(ref: Pick<RecordRef, 'did' | 'rkey'>, record: LexRecord): string | null
   /**
-   * A flag this type's rows set on another record's row (a threadgate sets
-   * `post.hasThreadGate` of the post with its rkey). See `writer/flags.ts`.
+   * The collection of the record this type gates at the same rkey of the same repo (a
+   * threadgate gates the post at its rkey): that record's row changes with this type's
+   * (writer/post-flags.ts), so an op locks its uri too.
    */
-  flag?: FlagSpec
+  gates?: string
   /** Uris of other records a write of this type reads (a reply's root, a quoted post): locked shared. */
   reads?(did: string, record: LexRecord): string[]
   /**
@@ -79,15 +80,4 @@ export interface RecordModule {
    * (shared). See writer/post-flags.ts.
    */
   replyPairs?: { exclusive: boolean; keys(did: string, record: LexRecord): string[] }
-}
-
-/**
- * `target.column` of the row whose uri is `targetOf(did, rkey)` is true while a record of this
- * type at (did, rkey) exists, false once one was deleted (its tombstone), null when there never
- * was one: what bsky's order of updates leaves, computed from the set of events instead.
- */
-export interface FlagSpec {
-  table: string
-  column: string
-  targetCollection: string
 }

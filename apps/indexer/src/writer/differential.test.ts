@@ -62,7 +62,7 @@ async function rows(url: string, text: string): Promise<string[]> {
 const QUERIES: Record<string, string> = {
   record: `SELECT uri, cid, did FROM record`,
   // hasThreadGate / hasPostGate: false and null both mean "no gate" to readers; bsky leaves
-  // null or false depending on whether the post existed when a gate went (see flags.ts).
+  // null or false depending on whether the post existed when a gate went (see post-flags.ts).
   post: `SELECT uri, cid, creator, text, "replyRoot", "replyRootCid", "replyParent", "replyParentCid", "createdAt", "indexedAt", "sortAt", langs, tags,
     coalesce("hasThreadGate", false) AS "hasThreadGate", coalesce("hasPostGate", false) AS "hasPostGate",
     coalesce("violatesThreadGate", false) AS "violatesThreadGate", coalesce("violatesEmbeddingRules", false) AS "violatesEmbeddingRules" FROM post`,

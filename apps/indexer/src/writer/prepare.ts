@@ -80,7 +80,7 @@ export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
           module,
           event,
           aggKeys,
-          locks: module?.flag ? [uri, recordUri(event.did, module.flag.targetCollection, event.rkey)] : [uri],
+          locks: module?.gates ? [uri, recordUri(event.did, module.gates, event.rkey)] : [uri],
           sharedLocks: event.type !== 'delete' ? (module?.reads?.(event.did, event.record) ?? []) : [],
         }
         return { kind: 'record', op }
