@@ -22,6 +22,22 @@ describe('StreamProducer', () => {
     await p.close()
   })
 
+  it.each(['packed', 'argument list', 'pipeline'] as const)('writes Buffer and string values of every size byte for byte (%s)', async (how) => {
+    const stream = uniqueName('p')
+    const p = new StreamProducer({ redis, batchSize: 7, flushIntervalMs: 5, mode: how === 'pipeline' ? 'pipeline' : 'script' })
+    if (how === 'argument list') (p as unknown as { usePacked: boolean }).usePacked = false
+    const values: (string | Buffer)[] = ['', 'a', 'x'.repeat(31), 'y'.repeat(32), 'é🦋\n"\\', 'z'.repeat(65535), 'w'.repeat(65536), Buffer.from([0, 1, 255, 0xc0, 0x80]), Buffer.alloc(100_000, 7), Buffer.from('{"a":1}')]
+    const entries = values.map((v, i) => (i % 3 === 0 ? ['event', v] : ['event', v, 'n', String(i), 'more', v]))
+    entries.push(Array.from({ length: 40 }, (_, i) => String(i)))
+    await Promise.all(entries.map((e) => p.add(stream, e)))
+    const all = (await redis.xrangeBuffer(stream, '-', '+')) as [Buffer, Buffer[]][]
+    expect(all.length).toBe(entries.length)
+    all.forEach(([, fields], i) => {
+      expect(fields.map((f) => f.toString('hex'))).toEqual(entries[i]!.map((f) => Buffer.from(f as string).toString('hex')))
+    })
+    await p.close()
+  })
+
   it('stops at the high-water mark without dropping anything and resumes when the stream drains', async () => {
     const stream = uniqueName('p')
     const hwm = 1000
