@@ -28,7 +28,8 @@ const config = loadConfig({
   BACKFILLER_CONCURRENCY: concurrency,
   // one local server stands in for thousands of PDSes: the per-host limit is not what is measured
   BACKFILLER_HOST_RPS: '100000',
-  ...(process.env.BACKFILLER_VERIFY_THREADS ? { BACKFILLER_VERIFY_THREADS: process.env.BACKFILLER_VERIFY_THREADS } : {}),
+  // tuning experiments: these pass through when set
+  ...Object.fromEntries(['BACKFILLER_VERIFY_THREADS', 'BACKFILLER_MAX_BYTES_IN_FLIGHT', 'BACKFILLER_BATCH_SIZE'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
 })
 // DID documents cached by an earlier run point at an earlier server port
 await redis.del(...jobs.map((j) => `backfiller:did:${j.did}`))
@@ -51,6 +52,13 @@ const ms = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)
 const cpuMs = (cpu.user + cpu.system) / 1000
 const peakRssMb = rss.peakMb()
+// BENCH_PHASES=1: where the repos' time went (sums over all repos of the backfiller's histograms)
+if (process.env.BENCH_PHASES) {
+  const text = await (await fetch(`http://127.0.0.1:${bf.port}/metrics`)).text()
+  const sum = (name) => text.split('\n').filter((l) => l.startsWith(`${name}_sum`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
+  const phases = Object.fromEntries(['backfiller_fetch_seconds', 'backfiller_verify_seconds', 'backfiller_stream_write_batch_seconds', 'backfiller_stream_handler_seconds'].map((n) => [n, Number(sum(n).toFixed(2))]))
+  console.error(`phases (s, summed over repos / batches): ${JSON.stringify(phases)}`)
+}
 await bf.close()
 await redis.del(inStream, outStream, `${inStream}_dlq`)
 await redis.quit()

@@ -28,17 +28,60 @@ export interface ReadCarOptions {
  * for a block whose bytes do not hash to its CID.
  */
 export const readCar = (bytes: Uint8Array, options: ReadCarOptions = {}): ParsedCar => {
-  const verify = options.verifyBlocks ?? true
+  const reader = new CarReader(bytes, options)
+  reader.read(bytes.length)
+  return reader.result()
+}
+
+/**
+ * `readCar` in steps: `read(upTo)` reads the blocks that start before `upTo`, so that a caller can
+ * let the event loop run between steps of a large CAR. Throws like `readCar`.
+ */
+export class CarReader {
+  readonly roots: Uint8Array[]
+  readonly blocks = new BlockMap()
+  private pos: number
+  private readonly verify: boolean
+
+  constructor(private readonly bytes: Uint8Array, options: ReadCarOptions = {}) {
+    this.verify = options.verifyBlocks ?? true
+    const end = bytes.length
+    const headerLength = readVarint(bytes, 0)
+    const headerStart = varintEnd
+    if (headerLength === 0) throw new CarParseError('CAR header is empty', 0)
+    const headerEnd = headerStart + headerLength
+    if (headerEnd > end) throw new CarParseError('CAR header is truncated', headerStart)
+    this.roots = readHeader(bytes.subarray(headerStart, headerEnd))
+    this.pos = headerEnd
+  }
+
+  get done(): boolean {
+    return this.pos >= this.bytes.length
+  }
+
+  /** Where the next block starts. */
+  get position(): number {
+    return this.pos
+  }
+
+  result(): ParsedCar {
+    return { roots: this.roots, blocks: this.blocks }
+  }
+
+  read(upTo: number): void {
+    this.pos = readBlocks(this.bytes, this.pos, Math.min(upTo, this.bytes.length), this.blocks, this.verify)
+  }
+}
+
+const readBlocks = (bytes: Uint8Array, from: number, upTo: number, blocks: BlockMap, verify: boolean): number => {
   const end = bytes.length
   const headerLength = readVarint(bytes, 0)
   const headerStart = varintEnd
   if (headerLength === 0) throw new CarParseError('CAR header is empty', 0)
   const headerEnd = headerStart + headerLength
   if (headerEnd > end) throw new CarParseError('CAR header is truncated', headerStart)
-  const roots = readHeader(bytes.subarray(headerStart, headerEnd))
-  const blocks = new BlockMap()
-  let pos = headerEnd
-  while (pos < end) {
+  let pos = from
+  while (pos < upTo) {
     const entryStart = pos
     const length = readVarint(bytes, pos)
     const cidStart = varintEnd
@@ -62,7 +105,7 @@ export const readCar = (bytes: Uint8Array, options: ReadCarOptions = {}): Parsed
     blocks.setAt(bytes, cidStart, 36, bytes, cidStart + 36, entryEnd)
     pos = entryEnd
   }
-  return { roots, blocks }
+  return pos
 }
 
 const readHeader = (bytes: Uint8Array): Uint8Array[] => {

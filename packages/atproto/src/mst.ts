@@ -387,18 +387,19 @@ class Walk {
       if (cmp === 0) cmp = len - pl
       if (cmp <= 0) throw badMst(`keys out of order at ${JSON.stringify(Buffer.from(key.subarray(0, len)).toString('latin1'))}`, nodeCid())
     }
-    const path = (): string => Buffer.from(key.subarray(0, len)).toString('latin1')
     if (cidBuf[cidAt + 1] !== 0x71) {
-      throw new VerificationError('bad-record', `record ${path()} is not a dag-cbor CID`, cidBytesToString(cidBuf.subarray(cidAt, cidAt + 36)))
+      throw new VerificationError('bad-record', `record ${latin1(key, len)} is not a dag-cbor CID`, cidBytesToString(cidBuf.subarray(cidAt, cidAt + 36)))
     }
     const id = this.blocks.findAt(cidBuf, cidAt, 36)
-    if (id < 0) throw new VerificationError('missing-block', `record block for ${path()} not in CAR`, cidBytesToString(cidBuf.subarray(cidAt, cidAt + 36)))
+    if (id < 0) throw new VerificationError('missing-block', `record block for ${latin1(key, len)} not in CAR`, cidBytesToString(cidBuf.subarray(cidAt, cidAt + 36)))
     if (this.keysLength + len > keys.length) {
       const bigger = new Uint8Array(Math.max(keys.length * 2, this.keysLength + len))
       bigger.set(keys.subarray(0, this.keysLength))
       this.keys = bigger
     }
-    this.keys.set(key.subarray(0, len), this.keysLength)
+    const arena = this.keys
+    const at = this.keysLength
+    for (let j = 0; j < len; j++) arena[at + j] = key[j]!
     this.keysLength += len
     if (n === this.keyEnds.length) {
       const size = n * 2
@@ -419,6 +420,8 @@ class Walk {
     this.count = n + 1
   }
 }
+
+const latin1 = (key: Uint8Array, len: number): string => Buffer.from(key.buffer, key.byteOffset, len).toString('latin1')
 
 /** 0xd8 0x2a (tag 42), 0x58 0x25 (37 bytes), 0x00, then a sha256 CIDv1 with the dag-cbor or raw codec. */
 const isCidAt = (b: Uint8Array, p: number, e: number): boolean =>

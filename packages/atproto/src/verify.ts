@@ -2,7 +2,7 @@
  * Full-repo verification for the backfiller: CAR → checked blocks → signed commit → canonical MST
  * → records, decoded lazily one at a time.
  */
-import { readCar } from './car.js'
+import { CarReader } from './car.js'
 import { cidBytesToString } from './cid.js'
 import { decodeCommit, verifyCommitSignature } from './commit.js'
 import { VerificationError } from './errors.js'
@@ -47,13 +47,22 @@ export interface VerifiedRepo {
   leaves: RepoLeaves
 }
 
+const READ_STEP_BYTES = 2 * 1024 * 1024
+
 /**
  * Verifies a repo CAR (`com.atproto.sync.getRepo` output). Everything but record decoding is done
  * before returning, so a repo either verifies as a whole or throws: `CarParseError` for malformed
  * or truncated bytes, `VerificationError` (with `reason`) for content that fails a check.
  */
 export const verifyRepoCar = async (bytes: Uint8Array, options: VerifyRepoOptions): Promise<VerifiedRepo> => {
-  const { roots, blocks } = readCar(bytes)
+  // a large CAR is read in steps, letting the event loop run in between (I/O of other repos)
+  const reader = new CarReader(bytes)
+  for (;;) {
+    reader.read(reader.position + READ_STEP_BYTES)
+    if (reader.done) break
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+  const { roots, blocks } = reader.result()
   const root = roots[0]
   if (root === undefined) throw new VerificationError('bad-commit', 'CAR has no root')
   const commitBytes = blocks.get(root)
