@@ -30,6 +30,9 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 20_000)
 // below the container's mem_limit); without one V8 grows the heap lazily far past the live set
 // (measured: 614 MB peak RSS uncapped at concurrency 100 over 200k events, 312 MB capped at 256).
 const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
+// Another build of the indexer to measure instead (an A/B of two commits in one session):
+// BENCH_INDEXER_MAIN=/path/to/dist/main.js (its migrations run on the bench's fresh database).
+const INDEXER_MAIN = process.env.BENCH_INDEXER_MAIN ?? join(root, 'apps/indexer/dist/main.js')
 
 ensureServices(['REDIS_URL', 'DATABASE_URL', 'DATABASE_DIRECT_URL'])
 const tag = randomBytes(4).toString('hex')
@@ -91,7 +94,7 @@ async function runIndexer(events) {
       await p.exec()
     }
     const port = await freePort()
-    child = spawn(process.execPath, [join(root, 'apps/indexer/dist/main.js')], {
+    child = spawn(process.execPath, [INDEXER_MAIN], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {

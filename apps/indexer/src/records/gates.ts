@@ -1,6 +1,5 @@
-import type { RecordModule } from './types.js'
-import { tableSpec } from './tables.js'
-import { normalizeDatetime, str } from './util.js'
+import { simpleModule } from './simple.js'
+import { str } from './util.js'
 
 const POST = 'app.bsky.feed.post'
 
@@ -10,36 +9,19 @@ const POST = 'app.bsky.feed.post'
  * `hasThreadGate` / `hasPostGate` and the violations of replies and quotes follow from it
  * (writer/post-flags.ts).
  */
-function gate(collection: string, table: string, what: string): RecordModule {
-  return {
+const gate = (collection: string, table: string, what: string) =>
+  simpleModule({
     collection,
-    lexiconId: collection,
-    main: tableSpec(table, 'uri', 'uri,cid,creator,postUri,createdAt,indexedAt'),
-    extra: [],
+    table,
+    columns: ['postUri'],
     gates: POST,
     check(ref, record) {
-      const post = str(record.post)
-      return post !== `at://${ref.did}/${POST}/${ref.rkey}` ? `creator and rkey of ${what} do not match its post` : null
+      return str(record.post) !== `at://${ref.did}/${POST}/${ref.rkey}` ? `creator and rkey of ${what} do not match its post` : null
     },
-    toRows(ref, record) {
-      return {
-        main: {
-          uri: ref.uri,
-          cid: ref.cid,
-          creator: ref.did,
-          postUri: str(record.post) ?? '',
-          createdAt: normalizeDatetime(record.createdAt),
-          indexedAt: ref.indexedAt,
-        },
-        extra: [],
-      }
-    },
-    aggKeys: () => [],
-    aggKeysOfRecord: () => [],
-  }
-}
+    row: (_ref, record) => ({ postUri: str(record.post) ?? '' }),
+  })
 
-/** app.bsky.feed.threadgate → `thread_gate`, `post.hasThreadGate`. */
+/** app.bsky.feed.threadgate → `thread_gate`. */
 export const threadGate = gate('app.bsky.feed.threadgate', 'thread_gate', 'thread gate')
-/** app.bsky.feed.postgate → `post_gate`, `post.hasPostGate`. */
+/** app.bsky.feed.postgate → `post_gate`. */
 export const postGate = gate('app.bsky.feed.postgate', 'post_gate', 'post gate')

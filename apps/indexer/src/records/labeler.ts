@@ -1,20 +1,9 @@
-import type { RecordModule } from './types.js'
-import { tableSpec } from './tables.js'
-import { normalizeDatetime } from './util.js'
+import { simpleModule } from './simple.js'
 
 /** app.bsky.labeler.service → `labeler`, only for rkey `self` (as bsky). */
-export const labeler: RecordModule = {
+export const labeler = simpleModule({
   collection: 'app.bsky.labeler.service',
-  lexiconId: 'app.bsky.labeler.service',
-  main: tableSpec('labeler', 'uri', 'uri,cid,creator,createdAt,indexedAt'),
-  extra: [],
-  toRows(ref, record) {
-    if (ref.rkey !== 'self') return null
-    return {
-      main: { uri: ref.uri, cid: ref.cid, creator: ref.did, createdAt: normalizeDatetime(record.createdAt), indexedAt: ref.indexedAt },
-      extra: [],
-    }
-  },
-  aggKeys: () => [],
-  aggKeysOfRecord: () => [],
-}
+  table: 'labeler',
+  columns: [],
+  row: (ref) => (ref.rkey === 'self' ? {} : null),
+})

@@ -1,29 +1,14 @@
-import type { RecordModule } from './types.js'
-import { tableSpec } from './tables.js'
-import { normalizeDatetime, str } from './util.js'
+import { simpleModule } from './simple.js'
+import { str } from './util.js'
 
 /** app.bsky.graph.listblock → `list_block` (one per creator and list); no aggregates. */
-export const listBlock: RecordModule = {
+export const listBlock = simpleModule({
   collection: 'app.bsky.graph.listblock',
-  lexiconId: 'app.bsky.graph.listblock',
-  main: tableSpec('list_block', 'uri', 'uri,cid,creator,subjectUri,createdAt,indexedAt'),
-  extra: [],
+  table: 'list_block',
+  columns: ['subjectUri'],
   uniqueGroup: ['creator', 'subjectUri'],
-  toRows(ref, record) {
-    const subject = str(record.subject)
-    if (subject === null) return null
-    return {
-      main: {
-        uri: ref.uri,
-        cid: ref.cid,
-        creator: ref.did,
-        subjectUri: subject,
-        createdAt: normalizeDatetime(record.createdAt),
-        indexedAt: ref.indexedAt,
-      },
-      extra: [],
-    }
+  row(_ref, record) {
+    const subjectUri = str(record.subject)
+    return subjectUri === null ? null : { subjectUri }
   },
-  aggKeys: () => [],
-  aggKeysOfRecord: () => [],
-}
+})

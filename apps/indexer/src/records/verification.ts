@@ -1,35 +1,18 @@
-import type { RecordModule } from './types.js'
-import { tableSpec } from './tables.js'
-import { normalizeDatetime, str } from './util.js'
+import { simpleModule } from './simple.js'
+import { str } from './util.js'
 
 /**
  * app.bsky.graph.verification → `verification` (one per creator and subject). bsky also
  * notifies the subject; notifications are not written (DATABASE.md).
  */
-export const verification: RecordModule = {
+export const verification = simpleModule({
   collection: 'app.bsky.graph.verification',
-  lexiconId: 'app.bsky.graph.verification',
-  main: tableSpec('verification', 'uri', 'uri,cid,rkey,creator,subject,handle,displayName,createdAt,indexedAt'),
-  extra: [],
+  table: 'verification',
+  columns: ['rkey', 'subject', 'handle', 'displayName'],
   uniqueGroup: ['subject', 'creator'],
-  toRows(ref, record) {
+  row(ref, record) {
     const subject = str(record.subject)
     if (subject === null) return null
-    return {
-      main: {
-        uri: ref.uri,
-        cid: ref.cid,
-        rkey: ref.rkey,
-        creator: ref.did,
-        subject,
-        handle: str(record.handle) ?? '',
-        displayName: str(record.displayName) ?? '',
-        createdAt: normalizeDatetime(record.createdAt),
-        indexedAt: ref.indexedAt,
-      },
-      extra: [],
-    }
+    return { rkey: ref.rkey, subject, handle: str(record.handle) ?? '', displayName: str(record.displayName) ?? '' }
   },
-  aggKeys: () => [],
-  aggKeysOfRecord: () => [],
-}
+})

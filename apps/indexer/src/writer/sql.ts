@@ -139,7 +139,9 @@ export const LOCK_GROUP = 0x1dc5_0004
  * deadlock on them: an exclusive lock on each record uri written or deleted, a SHARED lock
  * on each DID with record ops (they do not exclude each other, so batches of the same DIDs
  * but different records run concurrently) and an exclusive one on the DIDs of account and
- * identity events (which change the actor, or delete every record of the DID).
+ * identity events (which change the actor, or delete every record of the DID); then `groups`
+ * (LOCK_GROUP: exclusive true, shared false), the unique groups and reply pairs of the new
+ * versions.
  */
 export async function lockBatch(
   trx: Tx,
@@ -147,8 +149,10 @@ export async function lockBatch(
   sharedDids: Iterable<string>,
   uris: Iterable<string>,
   sharedUris: Iterable<string> = [],
+  groups: ReadonlyMap<string, boolean> = new Map(),
 ): Promise<void> {
   const keys = new Map<string, boolean>()
+  for (const [g, x] of groups) keys.set(`g${g}`, x)
   for (const d of exclusiveDids) keys.set(`d${d}`, true)
   for (const d of sharedDids) if (!keys.has(`d${d}`)) keys.set(`d${d}`, false)
   for (const u of uris) keys.set(`u${u}`, true)
@@ -156,7 +160,7 @@ export async function lockBatch(
   if (keys.size === 0) return
   const list = [...keys.keys()]
   await sql`SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(ns, h) ELSE pg_advisory_xact_lock_shared(ns, h) END) FROM (
-      SELECT CASE WHEN left(k, 1) = 'd' THEN ${LOCK_DID}::int ELSE ${LOCK_URI}::int END AS ns,
+      SELECT CASE left(k, 1) WHEN 'd' THEN ${LOCK_DID}::int WHEN 'u' THEN ${LOCK_URI}::int ELSE ${LOCK_GROUP}::int END AS ns,
         hashtext(substr(k, 2)) AS h, bool_or(x) AS x
       FROM unnest(${list}::text[], ${[...keys.values()]}::boolean[]) AS t(k, x)
       GROUP BY 1, 2 ORDER BY 1, 2

@@ -92,12 +92,16 @@ export async function writeBatch(
       else if (p.event.type === 'identity') identities.push({ index: p.index, event: p.event })
     }
   }
+  // Unique groups and reply pairs of the new versions are locked with the uris; those of
+  // stored versions (deletes, updates) once the version lookup has read them.
+  const newGroups = groupKeys(ops.filter(isWrite), new Map())
   await lockBatch(
     trx,
     [...accounts, ...identities.map((i) => i.event)].map((e) => e.did),
     ops.map((o) => o.did),
     ops.flatMap((o) => o.locks),
     ops.flatMap((o) => o.sharedLocks),
+    newGroups,
   )
 
   // Account and identity events older than the last applied one of their DID are stale (a
@@ -175,7 +179,10 @@ export async function writeBatch(
   }
 
   const applied = [...writes, ...deletes]
-  await lockKeysMixed(trx, LOCK_GROUP, groupKeys(applied, storedJson))
+  const held = (k: string, exclusive: boolean): boolean => newGroups.get(k) === true || (newGroups.has(k) && !exclusive)
+  const storedGroups = [...groupKeys(applied, storedJson, false)].filter(([k, x]) => !held(k, x))
+  // (a deadlock with another batch doing the same is possible here, and retried)
+  if (storedGroups.length) await lockKeysMixed(trx, LOCK_GROUP, new Map(storedGroups))
 
   // Derived rows of old versions go first (per record type; nothing to do for pure creates).
   const aggs: AggKey[] = ops.flatMap((o) => o.aggKeys)
@@ -267,7 +274,7 @@ export async function writeBatch(
  * resolves the group from what the other committed. Taken after the uri locks (a batch holding
  * group locks waits for no uri lock) and in sorted order: no deadlock.
  */
-function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>): Map<string, boolean> {
+function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>, newVersions = true): Map<string, boolean> {
   const keys = new Map<string, boolean>()
   const add = (op: RecordOp, module: RecordModule, cid: string, record: LexRecord): void => {
     const group = module.uniqueGroup
@@ -277,7 +284,7 @@ function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, str
   for (const op of ops) {
     const module = op.module
     if (!module) continue
-    for (const { record, cid } of versionsOf(op, storedJson)) {
+    for (const { record, cid } of versionsOf(op, storedJson, newVersions)) {
       if (module.uniqueGroup) add(op, module, cid, record)
       // The reply permissions a follow or list item changes, or a reply reads (post-flags.ts).
       const pairs = module.replyPairs
@@ -288,9 +295,9 @@ function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, str
 }
 
 /** The new version of an op (writes) and its stored version (unique-group types). */
-function versionsOf(op: RecordOp, storedJson: ReadonlyMap<string, string>): { record: LexRecord; cid: string }[] {
+function versionsOf(op: RecordOp, storedJson: ReadonlyMap<string, string>, newVersion = true): { record: LexRecord; cid: string }[] {
   const out: { record: LexRecord; cid: string }[] = []
-  if (isWrite(op)) out.push({ record: op.event.record, cid: op.event.cid })
+  if (newVersion && isWrite(op)) out.push({ record: op.event.record, cid: op.event.cid })
   const json = storedJson.get(op.uri)
   if (json !== undefined) out.push({ record: JSON.parse(json) as LexRecord, cid: '' })
   return out
