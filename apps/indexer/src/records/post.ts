@@ -9,6 +9,13 @@ const embedImage = tableSpec('post_embed_image', 'postUri', 'postUri,position,im
 const embedExternal = tableSpec('post_embed_external', 'postUri', 'postUri,uri,title,description,thumbCid')
 const embedRecord = tableSpec('post_embed_record', 'postUri', 'postUri,embedUri,embedCid')
 const embedVideo = tableSpec('post_embed_video', 'postUri', 'postUri,videoCid,alt')
+const embedGallery = tableSpec('post_embed_gallery_image', 'postUri', 'postUri,position,imageCid,alt')
+/**
+ * The author's own replies in their threads (bsky's dataplane walks OP threads with it). bsky
+ * keeps a deleted reply's row with `deletedAt` set; here it goes with the reply (a delete that
+ * arrives before its create could not leave the same row: the tables would depend on order).
+ */
+const opThreadReply = tableSpec('op_thread_reply', 'uri', 'rootUri,parentUri,uri,deletedAt')
 const quoteTable: TableSpec = {
   ...tableSpec('quote', 'uri', 'uri,cid,subject,subjectCid,createdAt,indexedAt'),
   agg: { kind: 'quoteCount', column: 'subject' },
@@ -34,6 +41,7 @@ function embedRows(ref: RecordRef, record: LexRecord, createdAt: string): Row[][
   const records: Row[] = []
   const videos: Row[] = []
   const quotes: Row[] = []
+  const gallery: Row[] = []
   for (const e of separateEmbeds(record.embed)) {
     if (e.$type === 'app.bsky.embed.images' && Array.isArray(e.images)) {
       e.images.forEach((img, i) => {
@@ -60,9 +68,16 @@ function embedRows(ref: RecordRef, record: LexRecord, createdAt: string): Row[][
     } else if (e.$type === 'app.bsky.embed.video') {
       const cid = blobCid(e.video)
       if (cid) videos.push({ postUri: ref.uri, videoCid: cid, alt: str(e.alt) })
+    } else if (e.$type === 'app.bsky.embed.gallery' && Array.isArray(e.items)) {
+      // items are a union: only #image today; others are skipped (as bsky)
+      e.items.forEach((item, i) => {
+        if (!isObj(item) || (item.$type !== undefined && item.$type !== 'app.bsky.embed.gallery#image')) return
+        const cid = blobCid(item.image)
+        if (cid) gallery.push({ postUri: ref.uri, position: String(i), imageCid: cid, alt: str(item.alt) ?? '' })
+      })
     }
   }
-  return [images, externals, records, videos, quotes]
+  return [images, externals, records, videos, quotes, gallery]
 }
 
 function quoteSubject(record: LexRecord): string | null {
@@ -89,7 +104,7 @@ export const post: RecordModule = {
     'uri,cid,creator,text,replyRoot,replyRootCid,replyParent,replyParentCid,createdAt,indexedAt,langs,tags',
     { langs: 'jsonb', tags: 'jsonb' },
   ),
-  extra: [feedItemTable, embedImage, embedExternal, embedRecord, embedVideo, quoteTable],
+  extra: [feedItemTable, embedImage, embedExternal, embedRecord, embedVideo, quoteTable, embedGallery, opThreadReply],
   toRows(ref, record) {
     const reply = isObj(record.reply) ? record.reply : undefined
     const root = strongRef(reply?.root)
@@ -120,7 +135,11 @@ export const post: RecordModule = {
         langs,
         tags,
       },
-      extra: [[feedItem], ...embedRows(ref, record, createdAt)],
+      extra: [
+        [feedItem],
+        ...embedRows(ref, record, createdAt),
+        root && parent && uriDid(root.uri) === ref.did ? [{ rootUri: root.uri, parentUri: parent.uri, uri: ref.uri, deletedAt: null }] : [],
+      ],
     }
   },
   aggKeys(row) {

@@ -91,10 +91,19 @@ function embedOf(r: () => number, n: number, postUris: readonly string[], gated:
     $type: 'app.bsky.embed.external',
     external: { uri: `https://example.com/${n}`, title: `title ${n}`, description: r() < 0.5 ? `about ${n}` : '', ...(r() < 0.5 ? { thumb: blob(`thumb${n}`, 'image/png') } : {}) },
   })
+  const gallery = (): LexRecord => ({
+    $type: 'app.bsky.embed.gallery',
+    items: Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => ({
+      $type: 'app.bsky.embed.gallery#image',
+      image: blob(`gal${n}.${i}`, 'image/jpeg'),
+      alt: `g ${i}`,
+      aspectRatio: { width: 4, height: 3 },
+    })),
+  })
   const video = (): LexRecord => ({ $type: 'app.bsky.embed.video', video: blob(`vid${n}`, 'video/mp4'), ...(r() < 0.5 ? { alt: `video ${n}` } : {}) })
   // half the quotes are of a post with a postgate when there is one
   const record = (): LexRecord => ({ $type: 'app.bsky.embed.record', record: strongRef(pick(r, gated.length && r() < 0.5 ? gated : postUris)) })
-  switch (Math.floor(r() * 5)) {
+  switch (Math.floor(r() * 6)) {
     case 0:
       return images()
     case 1:
@@ -103,8 +112,10 @@ function embedOf(r: () => number, n: number, postUris: readonly string[], gated:
       return video()
     case 3:
       return record()
+    case 4:
+      return gallery()
     default:
-      return { $type: 'app.bsky.embed.recordWithMedia', record: record(), media: pick(r, [images, external, video])() }
+      return { $type: 'app.bsky.embed.recordWithMedia', record: record(), media: pick(r, [images, external, video, gallery])() }
   }
 }
 
@@ -182,7 +193,9 @@ export function generateHistory(
           const parent = pick(r, postUris)
           // half the replies go to a gated thread when there is one
           const gatedRoots = postUris.filter((u) => live.has(`${uriDid(u)}/app.bsky.feed.threadgate/${u.slice(u.lastIndexOf('/') + 1)}`))
-          const root = gatedRoots.length && r() < 0.5 ? pick(r, gatedRoots) : pick(r, postUris)
+          // and some to the author's own thread (op_thread_reply)
+          const ownRoots = postUris.filter((u) => uriDid(u) === d)
+          const root = gatedRoots.length && r() < 0.5 ? pick(r, gatedRoots) : r() < 0.3 ? pick(r, ownRoots) : pick(r, postUris)
           rec.reply = { root: strongRef(root), parent: strongRef(parent) }
         }
         if (r() < 0.5) {

@@ -23,6 +23,8 @@ const TABLES: [string, string[]][] = [
   ['post_embed_image', []],
   ['post_embed_external', []],
   ['post_embed_video', []],
+  ['post_embed_gallery_image', []],
+  ['op_thread_reply', []],
   ['list', []],
   ['list_item', []],
   ['list_block', []],
@@ -38,7 +40,7 @@ const TABLES: [string, string[]][] = [
 ]
 
 const TRUNCATE = `record, record_tombstone, post, feed_item, "like", repost, follow, actor_block, profile, post_agg,
-  profile_agg, duplicate_record, quote, post_embed_record, post_embed_image, post_embed_external, post_embed_video,
+  profile_agg, duplicate_record, quote, post_embed_record, post_embed_image, post_embed_external, post_embed_video, post_embed_gallery_image, op_thread_reply,
   list, list_item, list_block, feed_generator, starter_pack, labeler, thread_gate, post_gate, verification,
   actor, actor_sync`
 

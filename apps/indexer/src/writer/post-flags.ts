@@ -38,9 +38,11 @@ const host = (col: string) => `split_part(${col}, '/', 3)`
 const rkeyOf = (col: string) => `split_part(${col}, '/', 5)`
 const sibling = (col: string, collection: string) => `'at://' || ${host(col)} || '/${collection}/' || ${rkeyOf(col)}`
 
+// Scalar subqueries, not EXISTS: the planner turns an EXISTS on a computed uri into a hashed
+// subplan that reads the whole `record` table (measured: 45 ms per batch of 500 at 16k records).
 const HAS_GATE = (collection: string) => `CASE
-    WHEN EXISTS (SELECT 1 FROM record r WHERE r.uri = ${sibling('p.uri', collection)}) THEN true
-    WHEN EXISTS (SELECT 1 FROM record_tombstone r WHERE r.uri = ${sibling('p.uri', collection)}) THEN false
+    WHEN (SELECT true FROM record r WHERE r.uri = ${sibling('p.uri', collection)}) THEN true
+    WHEN (SELECT true FROM record_tombstone r WHERE r.uri = ${sibling('p.uri', collection)}) THEN false
   END`
 
 const rule = (name: string) => `EXISTS (SELECT 1 FROM jsonb_array_elements(g.j->'allow') a WHERE a->>'$type' = 'app.bsky.feed.threadgate#${name}')`
@@ -78,8 +80,9 @@ const VALUES = [HAS_GATE(THREADGATE), HAS_GATE(POSTGATE), VIOLATES_THREAD_GATE, 
 /**
  * Recompute the columns above for the posts whose inputs this batch's ops (`ops`: all of them,
  * `written`: the writes applied, `pairs`: `owner|replier` of the follows and list items applied)
- * may have changed, in ONE statement, after the batch's other writes. Returns the reply
- * parents of the replies whose columns changed (their replyCount is to be recounted).
+ * may have changed, after the batch's other writes: one read, and one write when anything
+ * changed. Returns the reply parents of the replies whose violation changed (their replyCount
+ * is to be recounted).
  */
 export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written: readonly RecordOp[], pairs: readonly string[]): Promise<string[]> {
   const own = new Set<string>()
@@ -101,24 +104,32 @@ export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written
   if (own.size === 0 && pairs.length === 0) return []
   const owners = pairs.map((p) => p.slice(0, p.indexOf('|')))
   const repliers = pairs.map((p) => p.slice(p.indexOf('|') + 1))
-  const sets = COLUMNS.map((c, i) => `"${c}" = v.c${i}`).join(', ')
-  const changed = COLUMNS.map((c, i) => `post."${c}" IS DISTINCT FROM v.c${i}`).join(' OR ')
+  const changed = COLUMNS.map((c, i) => `p."${c}" IS DISTINCT FROM v.c${i}`).join(' OR ')
   const values = VALUES.map((v, i) => `${v} AS c${i}`).join(',\n')
-  const res = await sql<{ replyParent: string | null; was: boolean | null; now: boolean | null }>`
+  // Read first (every lookup an index probe: LATERAL … per key), write only what changed:
+  // usually nothing, so the common batch costs one read.
+  const found = await sql<{ uri: string; replyParent: string | null; was: boolean | null } & Record<`c${number}`, boolean | null>>`
     WITH t AS (
       SELECT unnest(${[...own]}::text[]) AS uri
-      UNION SELECT p.uri FROM post p WHERE p."replyRoot" = ANY(${[...roots]}::text[])
-      UNION SELECT q.uri FROM quote q WHERE q.subject = ANY(${[...quoted]}::text[])
+      UNION SELECT p.uri FROM unnest(${[...roots]}::text[]) AS r(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = r.u) p
+      UNION SELECT q.uri FROM unnest(${[...quoted]}::text[]) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM quote WHERE subject = s.u) q
       UNION SELECT p.uri FROM unnest(${owners}::text[], ${repliers}::text[]) AS x(o, s)
-        JOIN thread_gate g ON g.creator = x.o
-        JOIN post p ON p."replyRoot" = g."postUri" AND p.creator = x.s
-    ), v AS (
-      SELECT p.uri, p."violatesThreadGate" AS was, ${sql.raw(values)}
-      FROM t JOIN post p ON p.uri = t.uri
-        LEFT JOIN LATERAL (SELECT rev FROM record WHERE uri = p.uri LIMIT 1) pr ON true
+        CROSS JOIN LATERAL (SELECT "postUri" FROM thread_gate WHERE creator = x.o) g
+        CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = g."postUri" AND creator = x.s) p
     )
-    UPDATE post SET ${sql.raw(sets)} FROM v
-    WHERE post.uri = v.uri AND (${sql.raw(changed)})
-    RETURNING post."replyParent", v.was, post."violatesThreadGate" AS now`.execute(trx)
-  return res.rows.flatMap((r) => (r.replyParent !== null && r.was !== r.now ? [r.replyParent] : []))
+    SELECT p.uri, p."replyParent", p."violatesThreadGate" AS was, v.*
+    FROM t
+      CROSS JOIN LATERAL (SELECT * FROM post WHERE uri = t.uri LIMIT 1) p
+      LEFT JOIN LATERAL (SELECT rev FROM record WHERE uri = p.uri LIMIT 1) pr ON true
+      CROSS JOIN LATERAL (SELECT ${sql.raw(values)}) v
+    WHERE ${sql.raw(changed)}`.execute(trx)
+  if (found.rows.length === 0) return []
+  const rows = found.rows
+  const arrays = COLUMNS.map((_, i) => sql`${rows.map((r) => r[`c${i}`] ?? null)}::boolean[]`)
+  const sets = COLUMNS.map((c, i) => `"${c}" = x.c${i}`).join(', ')
+  const aliases = COLUMNS.map((_, i) => `c${i}`).join(', ')
+  await sql`UPDATE post SET ${sql.raw(sets)}
+    FROM unnest(${rows.map((r) => r.uri)}::text[], ${sql.join(arrays)}) AS x(uri, ${sql.raw(aliases)})
+    WHERE post.uri = x.uri`.execute(trx)
+  return rows.flatMap((r) => (r.replyParent !== null && r.was !== r.c2 ? [r.replyParent] : []))
 }

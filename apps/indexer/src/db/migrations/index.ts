@@ -2,6 +2,7 @@ import * as m0001 from './0001-appview-tables.js'
 import * as m0002 from './0002-indexer-bookkeeping.js'
 import * as m0003 from './0003-actor-event-versions.js'
 import * as m0004 from './0004-gate-lookups.js'
+import * as m0005 from './0005-appview-additions.js'
 
 export interface Migration {
   name: string
@@ -9,4 +10,4 @@ export interface Migration {
 }
 
 /** In order of application; names are recorded in `indexer_migration`, never renamed. */
-export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004]
+export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005]
