@@ -10,7 +10,7 @@ import { useFakeNetworkBackfiller } from './test/fixture.js'
 import { startFakeNetwork, type FakeNetwork, type Step } from './test/fake-network.js'
 import { enqueue, metric, randomDid, readDlq, readEvents, waitFor } from './test/helpers.js'
 
-const s429 = (headers?: Record<string, string>): Step => ({ kind: 'status', status: 429, headers: headers ?? {} })
+const s429 = (headers?: Record<string, string> | (() => Record<string, string>)): Step => ({ kind: 'status', status: 429, headers: headers ?? {} })
 const s500: Step = { kind: 'status', status: 500 }
 
 describe('HTTP failures', () => {
@@ -21,7 +21,8 @@ describe('HTTP failures', () => {
   it('waits on 429s without counting them, retries failures, dead-letters the hopeless', async () => {
     const cases: Record<string, Step[]> = {
       retryAfter: [s429({ 'retry-after': '1' })],
-      rateLimitReset: [s429({ 'ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 1) })],
+      // the reset time is taken when the request arrives: set up front, a slow start-up ate into it
+      rateLimitReset: [s429(() => ({ 'ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 1) }))],
       noHeader: [s429(), s429()],
       twice500: [s500, s500],
       timeout: [{ kind: 'hang' }],

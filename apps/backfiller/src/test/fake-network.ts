@@ -7,7 +7,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net'
 
 export type Step =
-  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  /** `headers` may be computed when the request arrives (e.g. a RateLimit-Reset time) */
+  | { kind: 'status'; status: number; headers?: Record<string, string> | (() => Record<string, string>); body?: string }
   | { kind: 'hang' }
   | { kind: 'reset' }
   /** send half the body, then destroy the socket */
@@ -68,7 +69,7 @@ export async function startFakeNetwork(): Promise<FakeNetwork> {
       if (!repo) return json(res, 400, { error: 'RepoNotFound', message: `Could not find repo for DID: ${did}` })
       const step = repo.script?.shift()
       if (step?.kind === 'status') {
-        res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers })
+        res.writeHead(step.status, { 'content-type': 'application/json', ...(typeof step.headers === 'function' ? step.headers() : step.headers) })
         res.end(step.body ?? JSON.stringify({ error: 'Error', message: `scripted ${step.status}` }))
         return
       }
