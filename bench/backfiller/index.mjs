@@ -16,10 +16,12 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20'
 // size → number of repos: 40×1k + 6×10k + 2×100k = 300k records
-// Our backfiller runs with the V8 heap cap a deployment gives it (apps/backfiller/README.md:
-// NODE_OPTIONS=--max-old-space-size, below the container's mem_limit); without one V8 grows the
-// heap lazily far past the live set. The baseline needs more than 1.5 GB and runs uncapped.
-const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
+// BENCH_HEAP_MB=<n> runs our backfiller with a V8 heap cap (--max-old-space-size), as a deployment
+// may give it. Default: none — its JS heap stays ~25 MB (the repos' bytes are Buffers), and a cap
+// made V8 collect far more often on that external memory (~40% more CPU at 256 MB, measured).
+// The baseline needs more than 1.5 GB and always runs uncapped.
+const HEAP_MB = process.env.BENCH_HEAP_MB ?? '0'
+const SEMI_MB = process.env.BENCH_SEMI_SPACE_MB ?? '0'
 const MIX = (process.env.BENCH_MIX ?? '1000:40,10000:6,100000:2').split(',').map((s) => s.split(':').map(Number))
 
 ensureServices(['REDIS_URL'])
@@ -60,12 +62,19 @@ const serverUrl = await new Promise((resolve, reject) => {
 
 function run(verifier) {
   const flags = verifier === 'atcute' && HEAP_MB !== '0' ? [`--max-old-space-size=${HEAP_MB}`] : []
+  // a heap cap also shrinks V8's young generation (more scavenges): BENCH_SEMI_SPACE_MB sets it back
+  if (verifier === 'atcute' && SEMI_MB !== '0') flags.push(`--max-semi-space-size=${SEMI_MB}`)
+  // BENCH_NODE_FLAGS: more node / V8 flags for our child (e.g. --trace-gc)
+  if (verifier === 'atcute' && process.env.BENCH_NODE_FLAGS) flags.push(...process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean))
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of our backfiller child (open in Chrome DevTools, or bench/backfiller/profile-summary.mjs)
   if (verifier === 'atcute' && process.env.BENCH_CPU_PROF) flags.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`)
   const out = execFileSync(process.execPath, [...flags, join(here, 'run.mjs'), verifier, serverUrl, jobsFile, CONCURRENCY], {
-    encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024,
+    encoding: 'utf8', env: process.env, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 256 * 1024 * 1024,
   })
-  const line = out.trim().split('\n').pop()
+  const lines = out.trim().split('\n')
+  const line = lines.pop()
+  // anything else the child printed (e.g. --trace-gc in BENCH_NODE_FLAGS) goes to stderr
+  if (lines.length > 0) console.error(lines.join('\n'))
   return JSON.parse(line)
 }
 
