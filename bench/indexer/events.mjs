@@ -1,6 +1,8 @@
 // A firehose-like event mix for the indexer bench, as JSON StreamEvents (DESIGN.md):
-// likes 45%, posts 25% (replies, quotes, images), follows 10%, reposts 10%, and 10% split
-// between profile updates, blocks and deletes of earlier likes / posts / follows / reposts.
+// likes 45%, posts 25% (replies, quotes, images; 4% of them with a thread gate, 2% with a post
+// gate), follows 10%, reposts 10%, and 10% split between profile updates, blocks, every other
+// record type (lists, list items, list blocks, feed generators, starter packs, verifications)
+// and deletes of earlier likes / posts / follows / reposts.
 // All records are valid against their lexicons; CIDs are real CIDv1 strings.
 import { createHash } from 'node:crypto'
 
@@ -89,18 +91,37 @@ export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
         }
       }
       const ev = write('app.bsky.feed.post', rkey, record)
-      posts.push({ uri: `at://${d}/app.bsky.feed.post/${rkey}`, cid: ev.cid })
+      const uri = `at://${d}/app.bsky.feed.post/${rkey}`
+      posts.push({ uri, cid: ev.cid })
       deletable.push(['app.bsky.feed.post', d, rkey])
+      // some posts get a thread gate or a post gate (same repo, same rkey), in the same commit
+      const g = r()
+      if (g < 0.04) {
+        const allow = g < 0.01 ? [] : [{ $type: 'app.bsky.feed.threadgate#followingRule' }, { $type: 'app.bsky.feed.threadgate#mentionRule' }]
+        write('app.bsky.feed.threadgate', rkey, { post: uri, createdAt, allow })
+      } else if (g < 0.06) {
+        write('app.bsky.feed.postgate', rkey, { post: uri, createdAt, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }] })
+      }
     } else if (x < 0.8) {
       write('app.bsky.graph.follow', rkey, { subject: did(Math.floor(r() * accounts)), createdAt })
       deletable.push(['app.bsky.graph.follow', d, rkey])
     } else if (x < 0.9) {
       write('app.bsky.feed.repost', rkey, { subject: target, createdAt })
       deletable.push(['app.bsky.feed.repost', d, rkey])
-    } else if (x < 0.93) {
+    } else if (x < 0.92) {
       write('app.bsky.actor.profile', 'self', { displayName: `user ${i}`, description: 'hello there' })
-    } else if (x < 0.96) {
+    } else if (x < 0.94) {
       write('app.bsky.graph.block', rkey, { subject: did(Math.floor(r() * accounts)), createdAt })
+    } else if (x < 0.96) {
+      // every other record type the AppView indexes
+      const list = `at://${d}/app.bsky.graph.list/l${Math.floor(r() * 3)}`
+      const y = r()
+      if (y < 0.15) write('app.bsky.graph.list', list.slice(list.lastIndexOf('/') + 1), { name: `list ${i}`, purpose: 'app.bsky.graph.defs#curatelist', createdAt })
+      else if (y < 0.55) write('app.bsky.graph.listitem', rkey, { subject: did(Math.floor(r() * accounts)), list, createdAt })
+      else if (y < 0.65) write('app.bsky.graph.listblock', rkey, { subject: `at://${did(Math.floor(r() * accounts))}/app.bsky.graph.list/l0`, createdAt })
+      else if (y < 0.75) write('app.bsky.feed.generator', rkey, { did: 'did:web:feed.example.com', displayName: `feed ${i}`, createdAt })
+      else if (y < 0.85) write('app.bsky.graph.starterpack', rkey, { name: `pack ${i}`, list, createdAt })
+      else write('app.bsky.graph.verification', rkey, { subject: did(Math.floor(r() * accounts)), handle: `u${i}.test`, displayName: `User ${i}`, createdAt })
     } else if (deletable.length) {
       // the delete comes from the record's own repo, with a later rev
       const [collection, owner, key] = deletable.splice(Math.floor(r() * deletable.length), 1)[0]

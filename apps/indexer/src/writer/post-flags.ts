@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
-import { recordUri, type RecordOp } from './prepare.js'
+import type { LexRecord } from '@firehose/streams'
+import { isWrite, recordUri, type RecordOp } from './prepare.js'
 import type { Tx } from './sql.js'
 
 const POST = 'app.bsky.feed.post'
@@ -21,8 +22,8 @@ const POSTGATE = 'app.bsky.feed.postgate'
  *  - violatesEmbeddingRules: true when the post quotes a post of another account whose
  *    postgate (not newer than the quote) has a disableRule. Null otherwise.
  *
- * Inputs and what recomputes them: a post written (its own columns, and the replies of the
- * thread it roots: mentions), a gate written or deleted (its post; a threadgate's replies; a
+ * Inputs and what recomputes them: a post written (its own columns; and when it mentions
+ * someone, is an update or is deleted, the replies of the thread it roots), a gate written or deleted (its post; a threadgate's replies; a
  * postgate's quotes), a follow or list item written or deleted (the replies of the pair's
  * replier in the owner's gated threads). The writer locks them so that a concurrent batch sees
  * the other's commit: gate ops lock their post (exclusive), replies and quotes lock the root
@@ -33,6 +34,14 @@ const POSTGATE = 'app.bsky.feed.postgate'
  * the first judgement); a gate that is updated or deleted re-judges the thread against its new
  * version (or none); `invalidReplyRoot` is not computed.
  */
+
+const mentionsSomeone = (record: LexRecord): boolean =>
+  Array.isArray(record.facets) &&
+  record.facets.some(
+    (f) =>
+      typeof f === 'object' && f !== null && !Array.isArray(f) && Array.isArray(f.features) &&
+      f.features.some((x) => typeof x === 'object' && x !== null && !Array.isArray(x) && x.$type === 'app.bsky.richtext.facet#mention'),
+  )
 
 const host = (col: string) => `split_part(${col}, '/', 3)`
 const rkeyOf = (col: string) => `split_part(${col}, '/', 5)`
@@ -89,6 +98,8 @@ export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written
   const roots = new Set<string>()
   const quoted = new Set<string>()
   for (const op of ops) {
+    // a deleted root takes its mentions with it
+    if (op.collection === POST && op.event.type === 'delete') roots.add(op.uri)
     if (op.collection === THREADGATE || op.collection === POSTGATE) {
       const post = recordUri(op.did, POST, op.rkey)
       own.add(post)
@@ -99,7 +110,9 @@ export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written
   for (const w of written) {
     if (w.collection !== POST) continue
     own.add(w.uri)
-    roots.add(w.uri)
+    // A root's content matters to its replies through its mentions only: re-judge the thread
+    // when the root mentions someone (its replies may have come first), or is an update.
+    if (w.event.type === 'update' || (isWrite(w) && mentionsSomeone(w.event.record))) roots.add(w.uri)
   }
   if (own.size === 0 && pairs.length === 0) return []
   const owners = pairs.map((p) => p.slice(0, p.indexOf('|')))

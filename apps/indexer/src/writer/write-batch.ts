@@ -197,10 +197,7 @@ export async function writeBatch(
     if (!w.module) continue
     const s = slot(w.module)
     if (stored.has(w.uri)) s.uris.push(w.uri)
-    const rows = w.module.toRows(
-      { uri: w.uri, did: w.did, collection: w.collection, rkey: w.rkey, cid: w.event.cid, indexedAt: w.time },
-      w.event.record,
-    )
+    const rows = rowsOfWrite(w)
     if (rows) s.rows.push(rows)
   }
   const removals = new CombinedStatement()
@@ -276,16 +273,17 @@ export async function writeBatch(
  */
 function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>, newVersions = true): Map<string, boolean> {
   const keys = new Map<string, boolean>()
-  const add = (op: RecordOp, module: RecordModule, cid: string, record: LexRecord): void => {
+  const add = (module: RecordModule, rows: ModuleRows | null): void => {
     const group = module.uniqueGroup
-    const rows = group && module.toRows({ uri: op.uri, did: op.did, collection: op.collection, rkey: op.rkey, cid, indexedAt: op.time }, record)
     if (group && rows) keys.set(`${module.main.table}:${JSON.stringify(group.map((c) => rows.main[c] ?? null))}`, true)
   }
   for (const op of ops) {
     const module = op.module
     if (!module) continue
-    for (const { record, cid } of versionsOf(op, storedJson, newVersions)) {
-      if (module.uniqueGroup) add(op, module, cid, record)
+    for (const { record, cid, fresh } of versionsOf(op, storedJson, newVersions)) {
+      if (module.uniqueGroup) {
+        add(module, fresh && isWrite(op) ? rowsOfWrite(op) : module.toRows({ uri: op.uri, did: op.did, collection: op.collection, rkey: op.rkey, cid, indexedAt: op.time }, record))
+      }
       // The reply permissions a follow or list item changes, or a reply reads (post-flags.ts).
       const pairs = module.replyPairs
       if (pairs) for (const k of pairs.keys(op.did, record)) keys.set(`pair:${k}`, pairs.exclusive || keys.get(`pair:${k}`) === true)
@@ -295,12 +293,23 @@ function groupKeys(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, str
 }
 
 /** The new version of an op (writes) and its stored version (unique-group types). */
-function versionsOf(op: RecordOp, storedJson: ReadonlyMap<string, string>, newVersion = true): { record: LexRecord; cid: string }[] {
-  const out: { record: LexRecord; cid: string }[] = []
-  if (newVersion && isWrite(op)) out.push({ record: op.event.record, cid: op.event.cid })
+function versionsOf(op: RecordOp, storedJson: ReadonlyMap<string, string>, newVersion = true): { record: LexRecord; cid: string; fresh: boolean }[] {
+  const out: { record: LexRecord; cid: string; fresh: boolean }[] = []
+  if (newVersion && isWrite(op)) out.push({ record: op.event.record, cid: op.event.cid, fresh: true })
   const json = storedJson.get(op.uri)
-  if (json !== undefined) out.push({ record: JSON.parse(json) as LexRecord, cid: '' })
+  if (json !== undefined) out.push({ record: JSON.parse(json) as LexRecord, cid: '', fresh: false })
   return out
+}
+
+/** The rows of a write's new version, built once per op (locking and writing both need them). */
+const builtRows = new WeakMap<RecordOp, ModuleRows | null>()
+function rowsOfWrite(w: RecordOp & { event: RecordWriteEvent }): ModuleRows | null {
+  let rows = builtRows.get(w)
+  if (rows === undefined && w.module) {
+    rows = w.module.toRows({ uri: w.uri, did: w.did, collection: w.collection, rkey: w.rkey, cid: w.event.cid, indexedAt: w.time }, w.event.record)
+    builtRows.set(w, rows)
+  }
+  return rows ?? null
 }
 
 /** `owner|replier` pairs whose reply permission applied follows and list items changed. */
