@@ -5,16 +5,9 @@ import { recordModules } from './records/index.js'
 /** The bounded set of `collection` label values: known ones, else `other`. */
 const KNOWN = new Set<string>([
   ...recordModules.map((m) => m.collection),
-  'app.bsky.graph.list',
-  'app.bsky.graph.listitem',
-  'app.bsky.graph.listblock',
-  'app.bsky.graph.starterpack',
-  'app.bsky.graph.verification',
-  'app.bsky.feed.generator',
-  'app.bsky.feed.threadgate',
-  'app.bsky.feed.postgate',
-  'app.bsky.labeler.service',
   'chat.bsky.actor.declaration',
+  'app.bsky.notification.declaration',
+  'app.bsky.actor.status',
 ])
 export const collectionLabel = (collection: string): string => (KNOWN.has(collection) ? collection : 'other')
 
