@@ -73,13 +73,9 @@ export class CarReader {
   }
 }
 
+/** The blocks from `from` (a block boundary after the header, checked by CarReader) up to `upTo`. */
 const readBlocks = (bytes: Uint8Array, from: number, upTo: number, blocks: BlockMap, verify: boolean): number => {
   const end = bytes.length
-  const headerLength = readVarint(bytes, 0)
-  const headerStart = varintEnd
-  if (headerLength === 0) throw new CarParseError('CAR header is empty', 0)
-  const headerEnd = headerStart + headerLength
-  if (headerEnd > end) throw new CarParseError('CAR header is truncated', headerStart)
   let pos = from
   while (pos < upTo) {
     const entryStart = pos
