@@ -39,12 +39,10 @@ const tableOf = (kind: AggKind): 'post_agg' | 'profile_agg' =>
  * that changed the same counter has committed, or both could write a count that misses the
  * other's rows.
  *
- * `stmt` may hold other parts to send in the same round trip (they run after the locks).
- *
  * A counter not touched keeps its stored value (sentinel -1 in the inserted row); a row that
  * does not exist yet gets every counter counted.
  */
-export async function recountAggregates(trx: Tx, keys: readonly AggKey[], stmt = new CombinedStatement()): Promise<number> {
+export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promise<number> {
   const byTable = new Map<'post_agg' | 'profile_agg', Map<string, Set<AggKind>>>()
   for (const { kind, key } of keys) {
     if (!key) continue
@@ -55,16 +53,14 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[], stmt =
     if (!kinds) m.set(key, (kinds = new Set()))
     kinds.add(kind)
   }
-  if (byTable.size === 0) {
-    await stmt.run(trx)
-    return 0
-  }
+  if (byTable.size === 0) return 0
   await lockKeys(
     trx,
     LOCK_AGG,
     [...byTable].flatMap(([table, m]) => [...m.keys()].map((k) => `${table}:${k}`)),
   )
   let rows = 0
+  const stmt = new CombinedStatement()
   for (const [table, m] of byTable) {
     const spec = TABLES[table]
     const kinds = Object.keys(spec.counts) as AggKind[]

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { LexRecord } from '@firehose/streams'
+import { isObj } from '../records/util.js'
 import { isWrite, recordUri, type RecordOp } from './prepare.js'
 import type { Tx } from './sql.js'
 
@@ -23,9 +24,9 @@ const POSTGATE = 'app.bsky.feed.postgate'
  *    postgate (not newer than the quote) has a disableRule. Null otherwise.
  *
  * Inputs and what recomputes them: a post written (its own columns; and when it mentions
- * someone, is an update or is deleted, the replies of the thread it roots), a gate written or deleted (its post; a threadgate's replies; a
- * postgate's quotes), a follow or list item written or deleted (the replies of the pair's
- * replier in the owner's gated threads). The writer locks them so that a concurrent batch sees
+ * someone, is an update or is deleted, the replies of the thread it roots), a gate written or
+ * deleted (its post; a threadgate's replies; a postgate's quotes), a follow or list item written
+ * or deleted (the replies of the pair's replier in the owner's gated threads). The writer locks them so that a concurrent batch sees
  * the other's commit: gate ops lock their post (exclusive), replies and quotes lock the root
  * and the quoted post (shared), follows and list items lock `owner|replier` pairs (exclusive)
  * that replies lock shared.
@@ -37,11 +38,7 @@ const POSTGATE = 'app.bsky.feed.postgate'
 
 const mentionsSomeone = (record: LexRecord): boolean =>
   Array.isArray(record.facets) &&
-  record.facets.some(
-    (f) =>
-      typeof f === 'object' && f !== null && !Array.isArray(f) && Array.isArray(f.features) &&
-      f.features.some((x) => typeof x === 'object' && x !== null && !Array.isArray(x) && x.$type === 'app.bsky.richtext.facet#mention'),
-  )
+  record.facets.some((f) => isObj(f) && Array.isArray(f.features) && f.features.some((x) => isObj(x) && x.$type === 'app.bsky.richtext.facet#mention'))
 
 const host = (col: string) => `split_part(${col}, '/', 3)`
 const rkeyOf = (col: string) => `split_part(${col}, '/', 5)`

@@ -141,7 +141,7 @@ export const LOCK_GROUP = 0x1dc5_0004
  * but different records run concurrently) and an exclusive one on the DIDs of account and
  * identity events (which change the actor, or delete every record of the DID); then `groups`
  * (LOCK_GROUP: exclusive true, shared false), the unique groups and reply pairs of the new
- * versions.
+ * versions (called again with groups alone for the stored versions, once they are read).
  */
 export async function lockBatch(
   trx: Tx,
@@ -167,19 +167,6 @@ export async function lockBatch(
         hashtext(substr(k, 2)) AS h, bool_or(x) AS x
       FROM unnest(${list}::text[], ${[...keys.values()]}::boolean[]) AS t(k, x)
       GROUP BY 1, 2 ORDER BY 1, 2
-    ) AS s`.execute(trx)
-}
-
-/**
- * Exclusive (true) and shared (false) transaction-scoped advisory locks on keys of one
- * namespace, in ONE statement and a global order (sorted hashes; a key wanted both ways is
- * taken exclusive).
- */
-export async function lockKeysMixed(trx: Tx, namespace: number, keys: ReadonlyMap<string, boolean>): Promise<void> {
-  if (keys.size === 0) return
-  await sql`SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(${namespace}::int, h) ELSE pg_advisory_xact_lock_shared(${namespace}::int, h) END) FROM (
-      SELECT hashtext(k) AS h, bool_or(x) AS x FROM unnest(${[...keys.keys()]}::text[], ${[...keys.values()]}::boolean[]) AS t(k, x)
-      GROUP BY 1 ORDER BY 1
     ) AS s`.execute(trx)
 }
 

@@ -6,7 +6,7 @@ import { applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamS
 import { updatePostFlags } from './post-flags.js'
 import { addInserts, addRemoveOld, removeDerived, resolveGroups, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
-import { CombinedStatement, deleteSql, insertSql, lockBatch, lockKeysMixed, LOCK_GROUP, type Tx } from './sql.js'
+import { CombinedStatement, deleteSql, insertSql, lockBatch, type Tx } from './sql.js'
 
 /*
  * THE INVARIANT (every other module relies on it): the tables are a function of the SET of
@@ -180,9 +180,10 @@ export async function writeBatch(
 
   const applied = [...writes, ...deletes]
   const held = (k: string, exclusive: boolean): boolean => newGroups.get(k) === true || (newGroups.has(k) && !exclusive)
-  const storedGroups = [...groupKeys(applied, storedJson, false)].filter(([k, x]) => !held(k, x))
+  const storedKeys = groupKeys(applied, storedJson, false)
+  const storedGroups = [...storedKeys].filter(([k, x]) => !held(k, x))
   // (a deadlock with another batch doing the same is possible here, and retried)
-  if (storedGroups.length) await lockKeysMixed(trx, LOCK_GROUP, new Map(storedGroups))
+  if (storedGroups.length) await lockBatch(trx, [], [], [], [], new Map(storedGroups))
 
   // Derived rows of old versions go first (per record type; nothing to do for pure creates).
   const aggs: AggKey[] = ops.flatMap((o) => o.aggKeys)
@@ -257,7 +258,7 @@ export async function writeBatch(
 
   // Gate flags and violations of the posts whose inputs this batch changed; a reply whose
   // violation changed changes its parent's replyCount.
-  for (const parent of await updatePostFlags(trx, ops, writes, replyPairsOf(applied, storedJson))) {
+  for (const parent of await updatePostFlags(trx, ops, writes, changedReplyPairs([newGroups, storedKeys]))) {
     aggs.push({ kind: 'replyCount', key: parent })
   }
   const aggregateKeys = await recountAggregates(trx, aggs)
@@ -312,14 +313,13 @@ function rowsOfWrite(w: RecordOp & { event: RecordWriteEvent }): ModuleRows | nu
   return rows ?? null
 }
 
-/** `owner|replier` pairs whose reply permission applied follows and list items changed. */
-function replyPairsOf(ops: readonly RecordOp[], storedJson: ReadonlyMap<string, string>): string[] {
+/**
+ * `owner|replier` pairs whose reply permission the batch's follows and list items change: the
+ * pairs groupKeys locked exclusively.
+ */
+function changedReplyPairs(keyMaps: readonly ReadonlyMap<string, boolean>[]): string[] {
   const out = new Set<string>()
-  for (const op of ops) {
-    const pairs = op.module?.replyPairs
-    if (!pairs?.exclusive) continue
-    for (const { record } of versionsOf(op, storedJson)) for (const k of pairs.keys(op.did, record)) out.add(k)
-  }
+  for (const keys of keyMaps) for (const [k, exclusive] of keys) if (exclusive && k.startsWith('pair:')) out.add(k.slice('pair:'.length))
   return [...out]
 }
 
