@@ -20,17 +20,14 @@ function base32(bytes: Uint8Array): string {
   return out
 }
 
-/** A real CIDv1 (dag-cbor, sha-256) string derived from a seed. */
-export function cidFor(seed: string): string {
+/** A real CIDv1 (sha-256) string derived from a seed: dag-cbor, or another codec (raw: 0x55). */
+export function cidFor(seed: string, codec = 0x71): string {
   const digest = createHash('sha256').update(seed).digest()
-  return 'b' + base32(Uint8Array.from([0x01, 0x71, 0x12, 0x20, ...digest]))
+  return 'b' + base32(Uint8Array.from([0x01, codec, 0x12, 0x20, ...digest]))
 }
 
 /** A real CIDv1 (raw codec, sha-256) string, as blobs have. */
-export function rawCidFor(seed: string): string {
-  const digest = createHash('sha256').update(seed).digest()
-  return 'b' + base32(Uint8Array.from([0x01, 0x55, 0x12, 0x20, ...digest]))
-}
+export const rawCidFor = (seed: string): string => cidFor(seed, 0x55)
 
 /** A TID-shaped, fixed-width, string-sortable rev from a counter. */
 export function tid(n: number): string {

@@ -1,5 +1,6 @@
 import type { LexRecord, StreamEvent } from '@firehose/streams'
 import { createdAt as baseCreatedAt, deleteEvent, did, rawCidFor, strongRef, tid, uriOf, writeEvent } from './events.js'
+import { uriDid } from '../records/util.js'
 
 /** A seeded PRNG (mulberry32), so a failing seed can be replayed. */
 export function rng(seed: number): () => number {
@@ -23,7 +24,9 @@ export function shuffle<T>(r: () => number, list: T[]): T[] {
   return list
 }
 
-const uriDid = (uri: string): string => uri.slice('at://'.length, uri.indexOf('/', 'at://'.length))
+/** Whether the post at `uri` has a live gate of `collection` (same repo, same rkey). */
+const gatedBy = (live: ReadonlySet<string>, uri: string, collection: string): boolean =>
+  live.has(`${uriDid(uri)}/${collection}/${uri.slice(uri.lastIndexOf('/') + 1)}`)
 const POST = 'app.bsky.feed.post'
 const LIST = 'app.bsky.graph.list'
 const POST_RKEYS = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']
@@ -192,14 +195,14 @@ export function generateHistory(
         if (r() < 0.5) {
           const parent = pick(r, postUris)
           // half the replies go to a gated thread when there is one
-          const gatedRoots = postUris.filter((u) => live.has(`${uriDid(u)}/app.bsky.feed.threadgate/${u.slice(u.lastIndexOf('/') + 1)}`))
+          const gatedRoots = postUris.filter((u) => gatedBy(live, u, 'app.bsky.feed.threadgate'))
           // and some to the author's own thread (op_thread_reply)
           const ownRoots = postUris.filter((u) => uriDid(u) === d)
           const root = gatedRoots.length && r() < 0.5 ? pick(r, gatedRoots) : r() < 0.3 ? pick(r, ownRoots) : pick(r, postUris)
           rec.reply = { root: strongRef(root), parent: strongRef(parent) }
         }
         if (r() < 0.5) {
-          const postgated = postUris.filter((u) => live.has(`${uriDid(u)}/app.bsky.feed.postgate/${u.slice(u.lastIndexOf('/') + 1)}`))
+          const postgated = postUris.filter((u) => gatedBy(live, u, 'app.bsky.feed.postgate'))
           rec.embed = embedOf(r, n, postUris, postgated)
         }
         if (r() < 0.2) {
