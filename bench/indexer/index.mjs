@@ -16,6 +16,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { report } from '../lib/report.mjs'
 import { eventMix } from './events.mjs'
+import { serviceCpuMeter } from '../lib/service-cpu.mjs'
 import { ensureServices } from '../../scripts/services-env.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -128,17 +129,24 @@ async function runIndexer(events) {
     }
     let t0
     let cpu0
+    let meter
     for (;;) {
       await Promise.race([sleep(10), exited])
       if (await groupInfo()) {
         t0 = performance.now()
         cpu0 = cpuSeconds(child.pid)
+        meter = serviceCpuMeter()
         break
       }
     }
     let last = performance.now()
+    let sampled = last
     for (;;) {
       await Promise.race([sleep(25), exited])
+      if (performance.now() - sampled > 250) {
+        sampled = performance.now()
+        meter.sample()
+      }
       const g = await groupInfo()
       if (g && Number(g.lag) === 0 && Number(g.pending) === 0) break
       if (performance.now() - last > 10_000) {
@@ -148,6 +156,7 @@ async function runIndexer(events) {
     }
     const ms = performance.now() - t0
     const cpu = cpuSeconds(child.pid) - cpu0
+    const services = meter.total()
     const { hwmMb } = procStatus(child.pid)
     const dlq = await redis.xlen(`${stream}_dlq`)
     const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
@@ -157,7 +166,7 @@ async function runIndexer(events) {
       counts[t] = Number((await db.query(`SELECT count(*) AS n FROM "${t}"`)).rows[0].n)
     }
     await db.end()
-    return { ms, cpu, hwmMb, dlq, counts }
+    return { ms, cpu, services, hwmMb, dlq, counts }
   } finally {
     if (child && child.exitCode === null) {
       child.kill('SIGTERM')
@@ -224,6 +233,17 @@ console.log(`indexer: INDEXER_CONCURRENCY=${CONCURRENCY} INDEXER_BATCH_SIZE=${BA
 const ours = await runIndexer(events)
 const oursRate = rateOf(events.length, ours.ms)
 console.log(`ours   (apps/indexer, child process): ${events.length} events in ${(ours.ms / 1000).toFixed(2)} s = ${oursRate} records/s; ${ours.cpu.toFixed(1)} s CPU in the indexer = ${rateOf(events.length, ours.cpu * 1000)} records per indexer CPU-second; peak RSS ${ours.hwmMb} MB; dead-lettered ${ours.dlq}`)
+{
+  // Where the CPU of the drain went, per record: the indexer, and the services on the same cores.
+  // Their sum bounds what these cores can do at this cost per record, however the work overlaps.
+  const us = (seconds) => (seconds * 1e6) / events.length
+  const { postgres, pgbouncer, 'redis-server': redisCpu, machineBusy, machineIdle } = ours.services
+  const sum = us(ours.cpu) + us(postgres) + us(pgbouncer) + us(redisCpu)
+  console.log(
+    `         CPU per record: indexer ${us(ours.cpu).toFixed(0)} µs, Postgres ${us(postgres).toFixed(0)} µs, pgbouncer ${us(pgbouncer).toFixed(0)} µs, Redis ${us(redisCpu).toFixed(0)} µs` +
+      ` = ${sum.toFixed(0)} µs: at most ${rateOf(availableParallelism() * 1e6, sum * 1000)} records/s on ${availableParallelism()} cores at this cost; machine ${Math.round((100 * machineBusy) / (machineBusy + machineIdle))}% busy during the drain`,
+  )
+}
 console.log(`         rows: ${Object.entries(ours.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 const base = await runBaseline(baseEvents)
 const baseRate = rateOf(baseEvents.length, base.ms)
