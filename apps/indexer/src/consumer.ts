@@ -15,6 +15,7 @@ import { indexLabels } from './labels.js'
 import type { IndexerMetrics } from './metrics.js'
 import { indexBatch } from './writer/index-batch.js'
 import type { HandleVerifier } from './writer/handles.js'
+import { DEFAULT_WRITE_SLOTS, WriteSlots } from './writer/write-slots.js'
 
 export interface ConsumerMetrics {
   processed: Counter<'stream' | 'type'>
@@ -76,8 +77,22 @@ async function waitForDatabase(deps: HandlerDeps): Promise<boolean> {
 
 const eventTypeOf = (e: StreamEvent | undefined): string => e?.type ?? 'malformed'
 
+/**
+ * Batches decoded at once per handler. The consumer keeps INDEXER_CONCURRENCY batches in flight
+ * (100 by default) while only DEFAULT_WRITE_SLOTS write at a time; the batches waiting beyond
+ * these hold their entries as read (one string per entry) instead of decoded events and rows,
+ * which the garbage collector would otherwise mark again and again.
+ */
+const DECODED_BATCHES = 2 * DEFAULT_WRITE_SLOTS
+
 /** Handler for `firehose_live` / `firehose_backfill` entries (field `event`). */
 export function firehoseHandler(deps: HandlerDeps): BatchHandler {
+  const decoded = new WriteSlots(DECODED_BATCHES)
+  const handle = handleFirehoseEntries(deps)
+  return (entries: StreamEntry[]) => decoded.run(() => handle(entries))
+}
+
+function handleFirehoseEntries(deps: HandlerDeps): BatchHandler {
   return async (entries: StreamEntry[]) => {
     const results: (Error | null)[] = entries.map(() => null)
     const events: StreamEvent[] = []
