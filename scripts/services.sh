@@ -24,10 +24,22 @@ is_root() { [ "$(id -u)" = 0 ]; }
 as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports are picked below the kernel's ephemeral range (ip_local_port_range, 32768-60999 on
+# Debian): a port from inside it can be taken by any outgoing connection between the check and
+# the server's bind, or while a test restarts the server on it.
+port_range() {
+  local low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 0)
+  if [ "${low:-0}" -gt 21000 ] 2>/dev/null; then echo "20000 $(( low - 20000 ))"; else echo "20000 30000"; fi
+}
+# free_port [offset]: a port p such that p + offset is below the ephemeral range too (a Redis
+# Cluster node also binds its bus port, p + 10000).
 free_port() {
-  local p
+  local p base span offset=${1:-0}
+  read -r base span < <(port_range)
+  [ "$span" -gt $(( offset + 1000 )) ] && span=$(( span - offset ))
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( base + RANDOM % span ))
     if ! port_busy "$p" && ! grep -q "=$p\$" "$STATE" 2>/dev/null; then echo "$p"; return 0; fi
   done
   die "no free port found"
@@ -87,11 +99,18 @@ start_redis() {
   REDIS_PORT=${REDIS_PORT:-$(free_port)}
   port_busy "$REDIS_PORT" && REDIS_PORT=$(free_port)
   mkdir -p "$DIR/redis"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$DIR/redis" \
-    --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log" \
-    --appendonly yes --appendfsync everysec --save "" --protected-mode no >&2
-  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "redis did not start (see $DIR/redis/redis.log)"
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$DIR/redis" \
+      --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log" \
+      --appendonly yes --appendfsync everysec --save "" --protected-mode no >&2
+    for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    # taken between the check and the bind (another project's server starting): a new port
+    [ "$attempt" = 5 ] && die "redis did not start (see $DIR/redis/redis.log)"
+    log "redis did not come up on $REDIS_PORT; trying another port"
+    REDIS_PORT=$(free_port)
+  done
   log "redis on 127.0.0.1:$REDIS_PORT"
 }
 
@@ -112,9 +131,14 @@ start_postgres() {
     as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null 2>&1 \
       || as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
-  as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start \
-    -o "$(pg_opts)" >&2 \
-    || die "postgres did not start (see $PG_DATA/postgres.log)"
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start -o "$(pg_opts)" >&2 && break
+    [ "$attempt" = 5 ] && die "postgres did not start (see $PG_DATA/postgres.log)"
+    port_busy "$PG_PORT" || die "postgres did not start (see $PG_DATA/postgres.log)"
+    log "port $PG_PORT was taken; trying another"
+    PG_PORT=$(free_port)
+  done
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'" | grep -q 1 \
     || psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE $DB_NAME" >&2
   log "postgres on 127.0.0.1:$PG_PORT"
@@ -149,8 +173,19 @@ admin_users = postgres
 INI
   echo '"postgres" ""' > "$d/userlist.txt"
   is_root && chown -R postgres:postgres "$d"
-  as_pg "$bin" -d "$d/pgbouncer.ini" >&2 || die "pgbouncer did not start (see $d/pgbouncer.log)"
-  for _ in $(seq 1 100); do psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d "$DB_NAME" -tAc 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    sed -i "s/^listen_port = .*/listen_port = $PGBOUNCER_PORT/" "$d/pgbouncer.ini"
+    as_pg "$bin" -d "$d/pgbouncer.ini" >&2 || die "pgbouncer did not start (see $d/pgbouncer.log)"
+    for _ in $(seq 1 100); do psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d "$DB_NAME" -tAc 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
+    psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d "$DB_NAME" -tAc 'select 1' >/dev/null 2>&1 && break
+    # pgbouncer keeps running when it cannot bind its port (it logs a warning): stop it and move
+    if alive_pidfile "$d/pgbouncer.pid"; then kill "$(cat "$d/pgbouncer.pid")" 2>/dev/null || true; fi
+    for _ in $(seq 1 50); do alive_pidfile "$d/pgbouncer.pid" || break; sleep 0.1; done
+    [ "$attempt" = 5 ] && die "pgbouncer did not answer on $PGBOUNCER_PORT (see $d/pgbouncer.log)"
+    log "pgbouncer did not answer on $PGBOUNCER_PORT; trying another port"
+    PGBOUNCER_PORT=$(free_port)
+  done
   log "pgbouncer (transaction pooling) on 127.0.0.1:$PGBOUNCER_PORT"
 }
 
@@ -202,7 +237,7 @@ cluster_start() {
       echo "export REDIS_CLUSTER_NODES='$REDIS_CLUSTER_NODES'"; return; fi
   fi
   for i in 1 2 3; do
-    p=$(free_port); ports+=("$p"); mkdir -p "$cdir/$p"; rm -f "$cdir/$p"/*
+    p=$(free_port 10000); ports+=("$p"); mkdir -p "$cdir/$p"; rm -f "$cdir/$p"/*
     redis-server --port "$p" --bind 127.0.0.1 --daemonize yes --dir "$cdir/$p" --cluster-enabled yes \
       --cluster-config-file nodes.conf --pidfile "$cdir/$p/redis.pid" --logfile "$cdir/$p/redis.log" --save "" --appendonly no --protected-mode no >&2
     nodes="$nodes${nodes:+,}127.0.0.1:$p"
