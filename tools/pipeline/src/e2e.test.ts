@@ -25,25 +25,26 @@ interface Run {
   apps: Record<AppName, AppProcess>
   pool: pg.Pool
 }
-let current: Run | null = null
+// What the running test has started so far: filled in as set-up goes, so that a set-up that
+// fails half-way (an app that never gets ready) still has its processes and services stopped.
+let current: Partial<Run> = {}
 afterEach(async () => {
-  if (!current) return
   const { apps, net, services, pool, labeler } = current
-  current = null
-  for (const a of Object.values(apps)) {
+  current = {}
+  for (const a of Object.values(apps ?? {})) {
     await a.stop('SIGTERM', 10_000).catch(() => undefined)
     a.close()
   }
-  await pool.end().catch(() => undefined)
-  await net.close().catch(() => undefined)
-  await labeler.close().catch(() => undefined)
-  await services.stop().catch(() => undefined)
+  await pool?.end().catch(() => undefined)
+  await net?.close().catch(() => undefined)
+  await labeler?.close().catch(() => undefined)
+  await services?.stop().catch(() => undefined)
 })
 
 async function setUp(name: string): Promise<Run & { activity: Activity }> {
-  const services = await startPrivateServices(name)
-  const net = await startNetwork()
-  const labeler = await LocalLabeler.start()
+  const services = (current.services = await startPrivateServices(name))
+  const net = (current.net = await startNetwork())
+  const labeler = (current.labeler = await LocalLabeler.start())
   const activity = new Activity(net.seed, 42)
   // accounts and activity from before the pipeline existed: reached through listRepos + backfill
   await activity.createAccounts(4)
@@ -64,14 +65,15 @@ async function setUp(name: string): Promise<Run & { activity: Activity }> {
       ingester: { INGESTER_BATCH_TIMEOUT_MS: '20' },
     },
   })
+  current.apps = apps
   for (const n of ['indexer', 'backfiller', 'ingester'] as AppName[]) {
     apps[n].start()
     await apps[n].waitReady()
   }
   const pool = new pg.Pool({ connectionString: services.databaseUrl, max: 2 })
   pool.on('error', () => undefined)
-  current = { services, net, labeler, apps, pool }
-  return { ...current, activity }
+  current.pool = pool
+  return { services, net, labeler, apps, pool, activity }
 }
 
 async function finish(run: Run & { activity: Activity }): Promise<void> {
