@@ -25,6 +25,7 @@ describe('identity over http:// local peers', () => {
     didKey = await (await Secp256k1PrivateKeyExportable.createKeypair()).exportPublicKey('did')
     server = createServer((req, res) => {
       if (req.url === '/.well-known/atproto-did') {
+        if (req.headers.host === 'overloaded.test') return void res.writeHead(503).end('try later')
         const did = handles.get(req.headers.host ?? '')
         res.writeHead(did ? 200 : 404).end(did ?? 'not found')
         return
@@ -77,5 +78,9 @@ describe('identity over http:// local peers', () => {
   it('resolves handles through HANDLE_RESOLVER_URL with a Host header', async () => {
     expect(await resolver().resolveHandle('alice.test')).toBe('did:plc:alice')
     expect(await resolver().resolveHandle('bob.test')).toBeUndefined()
+    // a failure of the resolver is not an answer about the handle
+    await expect(resolver().resolveHandle('overloaded.test')).rejects.toThrow(/could not resolve handle overloaded.test: status 503/)
+    const down = createIdResolver({ plcUrl: base, handleResolverUrl: 'http://127.0.0.1:1', timeoutMs: 500 })
+    await expect(down.resolveHandle('alice.test')).rejects.toThrow(/could not resolve handle/)
   })
 })

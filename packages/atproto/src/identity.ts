@@ -40,7 +40,8 @@ export interface AtprotoIdResolver {
   readonly idResolver: IdResolver
   /** Throws `IdentityError` when the DID does not resolve or its document lacks a PDS or key. */
   resolveRepoIdentity(did: string, forceRefresh?: boolean): Promise<RepoIdentity>
-  /** The DID a handle resolves to, or undefined. */
+  /** The DID a handle resolves to, or undefined when it resolves to none; throws when the resolver
+   * (HANDLE_RESOLVER_URL) fails. Without one, @atproto/identity answers undefined for both. */
   resolveHandle(handle: string): Promise<string | undefined>
 }
 
@@ -78,13 +79,18 @@ export const createIdResolver = (options: IdResolverOptions): AtprotoIdResolver 
   const resolveHandle = async (handle: string): Promise<string | undefined> => {
     if (handleResolverUrl === undefined) return idResolver.handle.resolve(handle)
     const url = new URL('/.well-known/atproto-did', handleResolverUrl)
+    let body: string
     try {
-      const body = await getWithHost(url, handle, options.timeoutMs)
-      const did = body.split('\n')[0]?.trim()
-      return did?.startsWith('did:') ? did : undefined
-    } catch {
-      return undefined
+      body = await getWithHost(url, handle, options.timeoutMs)
+    } catch (err) {
+      // A 4xx says the handle has no DID there; anything else (a timeout, a reset, a 5xx) says
+      // nothing about the handle, and must not be taken for "invalid": it throws.
+      const status = (err as { statusCode?: number }).statusCode
+      if (status !== undefined && status >= 400 && status < 500) return undefined
+      throw new Error(`could not resolve handle ${handle}: ${(err as Error).message}`, { cause: err })
     }
+    const did = body.split('\n')[0]?.trim()
+    return did?.startsWith('did:') ? did : undefined
   }
 
   return { idResolver, resolveRepoIdentity, resolveHandle }
@@ -97,7 +103,7 @@ const getWithHost = (url: URL, host: string, timeoutMs: number): Promise<string>
     const req = request(url, { method: 'GET', headers: { host }, timeout: timeoutMs }, (res) => {
       if (res.statusCode !== 200) {
         res.resume()
-        reject(new Error(`status ${res.statusCode}`))
+        reject(Object.assign(new Error(`status ${res.statusCode}`), { statusCode: res.statusCode }))
         return
       }
       let body = ''
