@@ -10,12 +10,13 @@ import {
   type StreamEvent,
 } from '@firehose/streams'
 import { sql } from 'kysely'
+import pLimit from 'p-limit'
 import type { Database } from './db/database.js'
 import { indexLabels } from './labels.js'
 import type { IndexerMetrics } from './metrics.js'
 import { indexBatch } from './writer/index-batch.js'
 import type { HandleVerifier } from './writer/handles.js'
-import { DEFAULT_WRITE_SLOTS, WriteSlots } from './writer/write-slots.js'
+import { DEFAULT_WRITE_SLOTS } from './writer/write-slots.js'
 
 export interface ConsumerMetrics {
   processed: Counter<'stream' | 'type'>
@@ -87,9 +88,9 @@ const DECODED_BATCHES = 2 * DEFAULT_WRITE_SLOTS
 
 /** Handler for `firehose_live` / `firehose_backfill` entries (field `event`). */
 export function firehoseHandler(deps: HandlerDeps): BatchHandler {
-  const decoded = new WriteSlots(DECODED_BATCHES)
+  const decoding = pLimit(DECODED_BATCHES)
   const handle = handleFirehoseEntries(deps)
-  return (entries: StreamEntry[]) => decoded.run(() => handle(entries))
+  return (entries: StreamEntry[]) => decoding(() => handle(entries))
 }
 
 function handleFirehoseEntries(deps: HandlerDeps): BatchHandler {
