@@ -16,7 +16,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { report } from '../lib/report.mjs'
 import { eventMix } from './events.mjs'
-import { serviceCpuMeter } from '../lib/service-cpu.mjs'
+import { cpuSeconds, serviceCpuMeter } from '../lib/service-cpu.mjs'
 import { ensureServices } from '../../scripts/services-env.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -68,15 +68,6 @@ const procStatus = (pid) => {
     return { hwmMb: Math.round(kb('VmHWM') / 1024), rssMb: Math.round(kb('VmRSS') / 1024) }
   } catch {
     return { hwmMb: 0, rssMb: 0 }
-  }
-}
-/** CPU seconds (user + system) of a process so far. */
-const cpuSeconds = (pid) => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(f[11]) + Number(f[12])) / 100
-  } catch {
-    return 0
   }
 }
 

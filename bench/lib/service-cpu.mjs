@@ -7,6 +7,22 @@ import { readdirSync, readFileSync } from 'node:fs'
 const TICKS = 100 // USER_HZ on Linux
 const NAMES = new Set(['postgres', 'pgbouncer', 'redis-server'])
 
+/** A process's name, start time and CPU seconds (user + system) from its /proc/<pid>/stat text. */
+function parseStat(text) {
+  const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'))
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  return { name, start: f[19], seconds: (Number(f[11]) + Number(f[12])) / TICKS }
+}
+
+/** CPU seconds (user + system) of process `pid` so far; 0 when it is gone. */
+export function cpuSeconds(pid) {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).seconds
+  } catch {
+    return 0
+  }
+}
+
 function snapshot() {
   const out = new Map()
   let pids = []
@@ -22,10 +38,8 @@ function snapshot() {
     } catch {
       continue
     }
-    const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'))
-    if (!NAMES.has(name)) continue
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    out.set(`${pid}:${f[19]}`, { name, seconds: (Number(f[11]) + Number(f[12])) / TICKS })
+    const { name, start, seconds } = parseStat(text)
+    if (NAMES.has(name)) out.set(`${pid}:${start}`, { name, seconds })
   }
   return out
 }
