@@ -24,6 +24,15 @@ is_root() { [ "$(id -u)" = 0 ]; }
 as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# wait_until N cmd...: run cmd every 0.1 s until it succeeds, at most N times; fails if it never did.
+wait_until() {
+  local tries=$1; shift
+  for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+redis_up() { redis-cli -p "$1" ping >/dev/null 2>&1; }
+pgbouncer_up() { psql -h 127.0.0.1 -p "$1" -U postgres -d "$DB_NAME" -tAc 'select 1' >/dev/null 2>&1; }
+not_running() { ! alive_pidfile "$1"; }
 # Ports are picked below the kernel's ephemeral range (ip_local_port_range, 32768-60999 on
 # Debian): a port from inside it can be taken by any outgoing connection between the check and
 # the server's bind, or while a test restarts the server on it.
@@ -104,8 +113,7 @@ start_redis() {
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$DIR/redis" \
       --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log" \
       --appendonly yes --appendfsync everysec --save "" --protected-mode no >&2
-    for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    wait_until 100 redis_up "$REDIS_PORT" && break
     # taken between the check and the bind (another project's server starting): a new port
     [ "$attempt" = 5 ] && die "redis did not start (see $DIR/redis/redis.log)"
     log "redis did not come up on $REDIS_PORT; trying another port"
@@ -131,11 +139,14 @@ start_postgres() {
     as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null 2>&1 \
       || as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
-  local attempt
+  local attempt logged
   for attempt in 1 2 3 4 5; do
+    logged=$(stat -c %s "$PG_DATA/postgres.log" 2>/dev/null || echo 0)
     as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start -o "$(pg_opts)" >&2 && break
     [ "$attempt" = 5 ] && die "postgres did not start (see $PG_DATA/postgres.log)"
-    port_busy "$PG_PORT" || die "postgres did not start (see $PG_DATA/postgres.log)"
+    # only a port taken between the check and the bind is worth another try (this attempt's log)
+    tail -c +$(( logged + 1 )) "$PG_DATA/postgres.log" 2>/dev/null | grep -q 'Address already in use' \
+      || die "postgres did not start (see $PG_DATA/postgres.log)"
     log "port $PG_PORT was taken; trying another"
     PG_PORT=$(free_port)
   done
@@ -177,11 +188,10 @@ INI
   for attempt in 1 2 3 4 5; do
     sed -i "s/^listen_port = .*/listen_port = $PGBOUNCER_PORT/" "$d/pgbouncer.ini"
     as_pg "$bin" -d "$d/pgbouncer.ini" >&2 || die "pgbouncer did not start (see $d/pgbouncer.log)"
-    for _ in $(seq 1 100); do psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d "$DB_NAME" -tAc 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
-    psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d "$DB_NAME" -tAc 'select 1' >/dev/null 2>&1 && break
+    wait_until 100 pgbouncer_up "$PGBOUNCER_PORT" && break
     # pgbouncer keeps running when it cannot bind its port (it logs a warning): stop it and move
     if alive_pidfile "$d/pgbouncer.pid"; then kill "$(cat "$d/pgbouncer.pid")" 2>/dev/null || true; fi
-    for _ in $(seq 1 50); do alive_pidfile "$d/pgbouncer.pid" || break; sleep 0.1; done
+    wait_until 50 not_running "$d/pgbouncer.pid" || true
     [ "$attempt" = 5 ] && die "pgbouncer did not answer on $PGBOUNCER_PORT (see $d/pgbouncer.log)"
     log "pgbouncer did not answer on $PGBOUNCER_PORT; trying another port"
     PGBOUNCER_PORT=$(free_port)
@@ -242,7 +252,7 @@ cluster_start() {
       --cluster-config-file nodes.conf --pidfile "$cdir/$p/redis.pid" --logfile "$cdir/$p/redis.log" --save "" --appendonly no --protected-mode no >&2
     nodes="$nodes${nodes:+,}127.0.0.1:$p"
   done
-  for p in "${ports[@]}"; do for _ in $(seq 1 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+  for p in "${ports[@]}"; do wait_until 50 redis_up "$p" || true; done
   redis-cli --cluster create $(for p in "${ports[@]}"; do printf '127.0.0.1:%s ' "$p"; done) --cluster-replicas 0 --cluster-yes >&2
   for _ in $(seq 1 100); do redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_state:ok' && break; sleep 0.1; done
   printf "CLUSTER_PORTS='%s'\nREDIS_CLUSTER_NODES='%s'\n" "${ports[*]}" "$nodes" > "$cdir/nodes.env"
