@@ -19,6 +19,8 @@ const u = new URL(process.env.DATABASE_URL); u.pathname = '/' + name
 const database = createDb(u.toString(), C * 2)
 await migrate(database)
 const times = new Map()
+// Bytes a parameter takes as text (as pg sends it; array escaping not counted).
+const size = (v) => (v === null || v === undefined ? 0 : Array.isArray(v) ? v.reduce((n, x) => n + size(x) + 1, 2) : String(v).length)
 const orig = pg.Client.prototype.query
 pg.Client.prototype.query = function (...args) {
   const text = typeof args[0] === 'string' ? args[0] : args[0]?.text ?? ''
@@ -29,8 +31,10 @@ pg.Client.prototype.query = function (...args) {
     return orig.call(this, q).then((r) => { console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n')); return { rows: [], rowCount: 0 } })
   }
   const t0 = performance.now()
+  const values = (typeof args[0] === 'string' ? args[1] : args[0]?.values) ?? []
+  const bytes = text.length + values.reduce((n, v) => n + size(v), 0)
   const r = orig.apply(this, args)
-  if (r && r.then) r.then(() => { const e = times.get(key) ?? [0, 0]; e[0]++; e[1] += performance.now() - t0; times.set(key, e) }, () => {})
+  if (r && r.then) r.then(() => { const e = times.get(key) ?? [0, 0, 0]; e[0]++; e[1] += performance.now() - t0; e[2] += bytes; times.set(key, e) }, () => {})
   return r
 }
 const events = eventMix(N, { accounts: 20000, tag: 'p' })
@@ -44,6 +48,8 @@ let next = 0
 await Promise.all(Array.from({ length: C }, async () => { while (next < batches.length) { const k = next; const b = batches[next++]; globalThis.explainNow = k === Number(process.env.EXPLAIN_AT ?? 20); const r = await indexBatch(database, b); if (r.failed.length) console.log('failed', r.outcomes[r.failed[0]].error?.message) } }))
 const s = (performance.now() - t) / 1000
 console.log(`C=${C} B=${B}: ${N} in ${s.toFixed(2)}s = ${Math.round(N / s)} ev/s`)
-for (const [k, [n, ms]] of [...times].sort((a, b) => b[1][1] - a[1][1]).slice(0, 25)) console.log(`${ms.toFixed(0).padStart(7)} ms ${String(n).padStart(5)}x  ${k}`)
+const totalBytes = [...times.values()].reduce((n, e) => n + e[2], 0)
+console.log(`sent: ${Math.round(totalBytes / N)} bytes per event (query text and parameters)`)
+for (const [k, [n, ms, bytes]] of [...times].sort((a, b) => b[1][1] - a[1][1]).slice(0, 25)) console.log(`${ms.toFixed(0).padStart(7)} ms ${String(n).padStart(5)}x ${String(Math.round(bytes / N)).padStart(5)} B/ev  ${k}`)
 await database.close()
 await admin(`DROP DATABASE ${name} WITH (FORCE)`)
