@@ -27,10 +27,17 @@ const BASELINE_CONCURRENCY = Number(process.env.BENCH_BASELINE_CONCURRENCY ?? 10
 const CONCURRENCY = process.env.INDEXER_CONCURRENCY ?? '100'
 const BATCH = process.env.INDEXER_BATCH_SIZE ?? '500'
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 20_000)
-// The indexer runs with the V8 heap cap a deployment gives it (NODE_OPTIONS=--max-old-space-size
-// below the container's mem_limit); without one V8 grows the heap lazily far past the live set
-// (measured: 614 MB peak RSS uncapped at concurrency 100 over 200k events, 312 MB capped at 256).
-const HEAP_MB = process.env.BENCH_HEAP_MB ?? '256'
+// The indexer runs with the V8 flags its deployment gives it: NODE_OPTIONS of
+// deploy/env/indexer.env (a heap cap below the container's mem_limit, and the young generation
+// size, which decides how much of the indexer's CPU goes to GC; see apps/indexer/DATABASE.md).
+// BENCH_HEAP_MB replaces the heap cap (0: none), BENCH_NODE_OPTIONS adds flags.
+const DEPLOY_NODE_OPTIONS = (/^NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(root, 'deploy/env/indexer.env'), 'utf8'))?.[1] ?? '').trim()
+const HEAP_MB = process.env.BENCH_HEAP_MB
+const NODE_FLAGS = [
+  ...DEPLOY_NODE_OPTIONS.split(/\s+/).filter((f) => f && !(HEAP_MB !== undefined && f.startsWith('--max-old-space-size='))),
+  HEAP_MB !== undefined && HEAP_MB !== '0' ? `--max-old-space-size=${HEAP_MB}` : '',
+  process.env.BENCH_NODE_OPTIONS ?? '',
+].filter(Boolean).join(' ')
 // Another build of the indexer to measure instead (an A/B of two commits in one session):
 // BENCH_INDEXER_MAIN=/path/to/dist/main.js (its migrations run on the bench's fresh database).
 const INDEXER_MAIN = process.env.BENCH_INDEXER_MAIN ?? join(root, 'apps/indexer/dist/main.js')
@@ -102,7 +109,7 @@ async function runIndexer(events) {
         METRICS_PORT: String(port),
         LOG_LEVEL: 'warn',
         ...(process.env.DB_POOL_MAX_SIZE ? { DB_POOL_MAX_SIZE: process.env.DB_POOL_MAX_SIZE } : {}),
-        NODE_OPTIONS: [HEAP_MB !== '0' ? `--max-old-space-size=${HEAP_MB}` : '', process.env.BENCH_NODE_OPTIONS ?? ''].join(' ').trim(),
+        NODE_OPTIONS: NODE_FLAGS,
       },
     })
     const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`indexer exited with ${code}`))))
@@ -219,7 +226,7 @@ for (const e of events) {
   mix[k] = (mix[k] ?? 0) + 1
 }
 console.log(`indexer bench: ${events.length} events (${Object.entries(mix).map(([k, v]) => `${k} ${Math.round((v * 100) / events.length)}%`).join(', ')}) from ${ACCOUNTS} accounts`)
-console.log(`indexer: INDEXER_CONCURRENCY=${CONCURRENCY} INDEXER_BATCH_SIZE=${BATCH}, heap cap ${HEAP_MB === '0' ? 'none' : `--max-old-space-size=${HEAP_MB}`}, through pgbouncer (transaction mode)`)
+console.log(`indexer: INDEXER_CONCURRENCY=${CONCURRENCY} INDEXER_BATCH_SIZE=${BATCH}, NODE_OPTIONS="${NODE_FLAGS}", through pgbouncer (transaction mode)`)
 
 const ours = await runIndexer(events)
 const oursRate = rateOf(events.length, ours.ms)
