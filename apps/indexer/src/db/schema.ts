@@ -21,6 +21,8 @@ export interface RecordTombstoneTable {
   did: string
   rev: string
   deletedAt: string
+  /** The rev of the version the delete removed (types with `softDelete` rows only). */
+  versionRev: string | null
 }
 
 export interface ActorTable {

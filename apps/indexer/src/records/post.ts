@@ -11,11 +11,12 @@ const embedRecord = tableSpec('post_embed_record', 'postUri', 'postUri,embedUri,
 const embedVideo = tableSpec('post_embed_video', 'postUri', 'postUri,videoCid,alt')
 const embedGallery = tableSpec('post_embed_gallery_image', 'postUri', 'postUri,position,imageCid,alt')
 /**
- * The author's own replies in their threads (bsky's dataplane walks OP threads with it). bsky
- * keeps a deleted reply's row with `deletedAt` set; here it goes with the reply (a delete that
- * arrives before its create could not leave the same row: the tables would depend on order).
+ * The author's own replies in their threads (bsky's dataplane walks OP threads with it, and
+ * reads `deletedAt`: a deleted reply is replaced only by a newer one). A deleted reply keeps its
+ * row with `deletedAt` set to the delete's time, as in bsky (which uses its wall clock); a reply
+ * that arrives after its delete gets the same row.
  */
-const opThreadReply = tableSpec('op_thread_reply', 'uri', 'rootUri,parentUri,uri,deletedAt')
+const opThreadReply: TableSpec = { ...tableSpec('op_thread_reply', 'uri', 'rootUri,parentUri,uri,deletedAt'), softDelete: 'deletedAt' }
 const quoteTable: TableSpec = {
   ...tableSpec('quote', 'uri', 'uri,cid,subject,subjectCid,createdAt,indexedAt'),
   agg: { kind: 'quoteCount', column: 'subject' },

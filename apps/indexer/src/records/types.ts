@@ -21,6 +21,12 @@ export interface TableSpec {
   keyColumn: string
   /** An aggregate this table's rows count towards (e.g. quote.subject → quoteCount). */
   agg?: { kind: AggKind; column: string }
+  /**
+   * A column set to the delete's time when the record is deleted, the rows kept (bsky's
+   * `op_thread_reply.deletedAt`), instead of removing them. The rows of a version that arrives
+   * after its delete are then added with it set (writer/write-batch.ts).
+   */
+  softDelete?: string
 }
 
 export type Row = Record<string, string | boolean | null>

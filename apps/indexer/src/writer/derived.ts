@@ -50,7 +50,9 @@ async function deleteExtras(trx: Tx, module: RecordModule, uris: readonly string
  * Replacing the rows a record type derives from records happens in three phases, so that the
  * writer can send the inserts of every type in one statement:
  *  1. removeOld: the rows of `uris` (old versions that may have rows: deleted or updated
- *     records) go. A create of a uri never stored has no rows to remove and is left out.
+ *     records) go, except that the rows of a `softDelete` table of a deleted record stay,
+ *     marked with the delete's time. A create of a uri never stored has no rows to remove and
+ *     is left out.
  *  2. addInserts: the rows of the new versions are added to the writer's CombinedStatement.
  *  3. resolveGroups: for types unique per creator and subject (like, repost, follow, block)
  *     the groups that lost a row or had an insert conflict are resolved.
@@ -76,14 +78,30 @@ export async function removeOld(trx: Tx, module: RecordModule, uris: readonly st
  * returns a function to call after `run` that collects the aggregates and returns the main
  * rows removed.
  */
-export function addRemoveOld(stmt: CombinedStatement, module: RecordModule, uris: readonly string[]): (aggs: AggKey[]) => Row[] {
+export function addRemoveOld(
+  stmt: CombinedStatement,
+  module: RecordModule,
+  uris: readonly string[],
+  marked: ReadonlyMap<string, string> = new Map(),
+): (aggs: AggKey[]) => Row[] {
   if (uris.length === 0) return () => []
   const list = [...uris]
-  const extraParts = module.extra.map((spec) =>
-    spec.agg
+  const extraParts = module.extra.map((spec) => {
+    if (spec.softDelete) {
+      // `marked`: kept, with the delete's time (writer/soft-delete.ts); the others go
+      const [gone, replaced] = [list.filter((u) => marked.has(u)), list.filter((u) => !marked.has(u))]
+      if (gone.length) {
+        stmt.add(sql`UPDATE ${sql.table(spec.table)} SET ${sql.ref(spec.softDelete)} = x.t
+          FROM unnest(${gone}::text[], ${gone.map((u) => marked.get(u) ?? null)}::text[]) AS x(u, t)
+          WHERE ${sql.ref(`${spec.table}.${spec.keyColumn}`)} = x.u`)
+      }
+      if (replaced.length) stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${replaced}::text[])`)
+      return undefined
+    }
+    return spec.agg
       ? { agg: spec.agg, part: stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[]) RETURNING ${sql.ref(spec.agg.column)}`, 'rows') }
-      : (stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[])`), undefined),
-  )
+      : (stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[])`), undefined)
+  })
   const cols = sql.raw(module.main.columns.map((c) => `"${c.name}"`).join(', '))
   const mainPart = stmt.add(sql`DELETE FROM ${sql.table(module.main.table)} WHERE uri = ANY(${list}::text[]) RETURNING ${cols}`, 'rows')
   if (module.uniqueGroup) stmt.add(sql`DELETE FROM duplicate_record WHERE uri = ANY(${list}::text[])`)

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { AccountEvent, IdentityEvent, LexRecord, RecordWriteEvent, RepoEvent } from '@firehose/streams'
 import { recordModules, type AggKey, type RecordModule, type Row } from '../records/index.js'
+import { hasSoftDelete, planSoftDeletes, type StoredTombstone } from './soft-delete.js'
 import { recountAggregates } from './aggregates.js'
 import { applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
 import { updatePostFlags } from './post-flags.js'
@@ -50,7 +51,7 @@ export interface ActorWrites {
 
 const text = (names: string[]) => names.map((name) => ({ name, type: 'text' as const }))
 const RECORD_SPEC = { table: 'record', keyColumn: 'uri', columns: text(['uri', 'cid', 'did', 'json', 'indexedAt', 'rev']) }
-const TOMBSTONE_SPEC = { table: 'record_tombstone', keyColumn: 'uri', columns: text(['uri', 'did', 'rev', 'deletedAt']) }
+const TOMBSTONE_SPEC = { table: 'record_tombstone', keyColumn: 'uri', columns: text(['uri', 'did', 'rev', 'deletedAt', 'versionRev']) }
 
 const latestBy = <E extends { did: string; seq: number; time: string }>(events: E[]): Map<string, E> => {
   const out = new Map<string, E>()
@@ -121,18 +122,19 @@ export async function writeBatch(
   const stored = new Map<string, { cid: string; rev: string | null }>()
   const storedJson = new Map<string, string>()
   const tombs = new Map<string, string>()
+  const tombstones = new Map<string, StoredTombstone>()
   const deleted = new Set<string>()
   if (uris.length) {
     // The stored json of unique-group types: the group its stored version is in (locked below).
     const grouped = winners.map((w) => w.module?.uniqueGroup !== undefined)
-    const rows = await sql<{ uri: string; cid: string | null; rev: string | null; trev: string | null; stored: boolean; json: string | null }>`
-      SELECT u.uri, r.cid, r.rev, t.rev AS trev, r.uri IS NOT NULL AS stored, CASE WHEN u.g THEN r.json END AS json
+    const rows = await sql<{ uri: string; cid: string | null; rev: string | null; trev: string | null; tdel: string | null; tver: string | null; stored: boolean; json: string | null }>`
+      SELECT u.uri, r.cid, r.rev, t.rev AS trev, t."deletedAt" AS tdel, t."versionRev" AS tver, r.uri IS NOT NULL AS stored, CASE WHEN u.g THEN r.json END AS json
       FROM unnest(${uris}::text[], ${grouped}::boolean[]) AS u(uri, g)
       LEFT JOIN LATERAL (SELECT uri, cid, rev, json FROM record WHERE uri = u.uri LIMIT 1) r ON true
-      LEFT JOIN LATERAL (SELECT uri, rev FROM record_tombstone WHERE uri = u.uri LIMIT 1) t ON true
+      LEFT JOIN LATERAL (SELECT uri, rev, "deletedAt", "versionRev" FROM record_tombstone WHERE uri = u.uri LIMIT 1) t ON true
       WHERE r.uri IS NOT NULL OR t.uri IS NOT NULL
       UNION ALL
-      SELECT a.did, NULL, NULL, NULL, false, NULL FROM unnest(${opDids}::text[]) AS d(did)
+      SELECT a.did, NULL, NULL, NULL, NULL, NULL, false, NULL FROM unnest(${opDids}::text[]) AS d(did)
       JOIN LATERAL (SELECT did FROM actor WHERE did = d.did AND "upstreamStatus" = 'deleted' LIMIT 1) a ON true`.execute(trx)
     for (const r of rows.rows) {
       if (!r.uri.startsWith('at://')) deleted.add(r.uri)
@@ -140,6 +142,7 @@ export async function writeBatch(
         if (r.stored) stored.set(r.uri, { cid: r.cid ?? '', rev: r.rev })
         if (r.json !== null) storedJson.set(r.uri, r.json)
         if (r.trev !== null) tombs.set(r.uri, r.trev)
+        if (r.trev !== null) tombstones.set(r.uri, { rev: r.trev, time: r.tdel ?? '', versionRev: r.tver })
       }
     }
   }
@@ -193,16 +196,29 @@ export async function writeBatch(
     if (!s) byModule.set(m, (s = { uris: [], rows: [], removed: [] }))
     return s
   }
+  const soft = planSoftDeletes({
+    ops,
+    appliedDeletes: new Map(deletes.map((d) => [d.uri, d])),
+    appliedWrites: new Set(writes.map((w) => w.uri)),
+    stored,
+    tombstones,
+    deletedDids: deleted,
+    rowsOf: (op) => (isWrite(op) ? rowsOfWrite(op) : null),
+  })
   for (const d of deletes) if (d.module) slot(d.module).uris.push(d.uri)
   for (const w of writes) {
     if (!w.module) continue
     const s = slot(w.module)
-    if (stored.has(w.uri)) s.uris.push(w.uri)
+    // (a deleted record may have left rows in softDelete tables: they go too)
+    if (stored.has(w.uri) || (tombs.has(w.uri) && hasSoftDelete(w.module))) s.uris.push(w.uri)
     const rows = rowsOfWrite(w)
     if (rows) s.rows.push(rows)
   }
+  // the kept rows of another version, replaced by those of the version the delete removed
+  for (const op of ops) if (op.module && soft.replace.has(op.uri)) slot(op.module).uris.push(op.uri)
+  for (const s of byModule.values()) s.uris = [...new Set(s.uris)]
   const removals = new CombinedStatement()
-  const collectors = [...byModule].map(([m, s]) => ({ s, collect: addRemoveOld(removals, m, s.uris) }))
+  const collectors = [...byModule].map(([m, s]) => ({ s, collect: addRemoveOld(removals, m, s.uris, soft.mark) }))
   await removals.run(trx)
   for (const { s, collect } of collectors) s.removed = collect(aggs)
 
@@ -222,10 +238,17 @@ export async function writeBatch(
   stmt.add(
     insertSql(
       TOMBSTONE_SPEC,
-      deletes.map((d) => ({ uri: d.uri, did: d.did, rev: d.rev, deletedAt: d.time })),
-      `ON CONFLICT (uri) DO UPDATE SET rev = excluded.rev, "deletedAt" = excluded."deletedAt" WHERE record_tombstone.rev < excluded.rev`,
+      deletes.map((d) => ({ uri: d.uri, did: d.did, rev: d.rev, deletedAt: d.time, versionRev: soft.tombVersion.get(d.uri) ?? null })),
+      `ON CONFLICT (uri) DO UPDATE SET rev = excluded.rev, "deletedAt" = excluded."deletedAt", "versionRev" = excluded."versionRev"
+         WHERE record_tombstone.rev < excluded.rev`,
     ),
   )
+  if (soft.tombUpdates.size) {
+    const list = [...soft.tombUpdates]
+    stmt.add(sql`UPDATE record_tombstone SET "versionRev" = x.v FROM unnest(${list.map(([u]) => u)}::text[], ${list.map(([, v]) => v)}::text[]) AS x(u, v)
+      WHERE record_tombstone.uri = x.u`)
+  }
+  for (const [spec, rows] of soft.rows) stmt.add(insertSql(spec, rows, 'ON CONFLICT DO NOTHING'))
   for (const [m, s] of byModule) {
     s.rows.sort((a, b) => (String(a.main.uri) < String(b.main.uri) ? -1 : 1))
     s.part = addInserts(stmt, m, s.rows, aggs)
@@ -323,11 +346,17 @@ function changedReplyPairs(keyMaps: readonly ReadonlyMap<string, boolean>[]): st
   return [...out]
 }
 
-/** A deleted account: every record it wrote goes, with its derived rows and tombstones. */
+/**
+ * A deleted account: every record it wrote goes, with its derived rows and tombstones (and
+ * the rows deleted records left in `softDelete` tables).
+ */
 async function removeAccountRecords(trx: Tx, did: string, aggs: AggKey[]): Promise<void> {
   const rows = await sql<{ uri: string }>`DELETE FROM record WHERE did = ${did} RETURNING uri`.execute(trx)
+  const tombstones = await sql<{ uri: string }>`DELETE FROM record_tombstone WHERE did = ${did} RETURNING uri`.execute(trx)
+  const soft = new Set(recordModules.filter(hasSoftDelete).map((m) => m.collection))
+  const kept = tombstones.rows.filter(({ uri }) => soft.has(uri.slice('at://'.length).split('/')[1] ?? ''))
   const byCollection = new Map<string, string[]>()
-  for (const { uri } of rows.rows) {
+  for (const { uri } of [...rows.rows, ...kept]) {
     const collection = uri.slice('at://'.length).split('/')[1] ?? ''
     const list = byCollection.get(collection)
     if (list) list.push(uri)
@@ -337,5 +366,4 @@ async function removeAccountRecords(trx: Tx, did: string, aggs: AggKey[]): Promi
     const uris = byCollection.get(m.collection)
     if (uris) await removeDerived(trx, m, uris, aggs)
   }
-  await sql`DELETE FROM record_tombstone WHERE did = ${did}`.execute(trx)
 }

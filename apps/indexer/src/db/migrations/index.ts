@@ -3,6 +3,7 @@ import * as m0002 from './0002-indexer-bookkeeping.js'
 import * as m0003 from './0003-actor-event-versions.js'
 import * as m0004 from './0004-gate-lookups.js'
 import * as m0005 from './0005-appview-additions.js'
+import * as m0006 from './0006-tombstone-version.js'
 
 export interface Migration {
   name: string
@@ -10,4 +11,4 @@ export interface Migration {
 }
 
 /** In order of application; names are recorded in `indexer_migration`, never renamed. */
-export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005]
+export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006]
