@@ -62,4 +62,20 @@ describe('resolvingHandleVerifier', () => {
     const plcDown = resolvingHandleVerifier({ plcUrl: 'http://127.0.0.1:1', handleResolverUrl: base, timeoutMs: 500 })
     expect(await plcDown.verify('did:plc:carol', 'carol.test')).toBeUndefined()
   })
+
+  it('answers an identity without a claimed handle (a backfilled repo) from the DID document as it is now, not from the cache', async () => {
+    const cached = resolvingHandleVerifier({ plcUrl: base, handleResolverUrl: base, timeoutMs: 2000, cacheTtlMs: 60_000 })
+    docs.set('did:plc:dave', 'dave.test')
+    handles.set('dave.test', 'did:plc:dave')
+    expect(await cached.verify('did:plc:dave', undefined)).toBe('dave.test')
+    // the handle changes; the repo is backfilled again (a later synthetic identity event)
+    docs.set('did:plc:dave', 'dave2.test')
+    handles.set('dave2.test', 'did:plc:dave')
+    handles.delete('dave.test')
+    expect(await cached.verify('did:plc:dave', undefined)).toBe('dave2.test')
+    // a claimed handle is cached: the same claim again within the TTL is not resolved again
+    expect(await cached.verify('did:plc:dave', 'dave2.test')).toBe('dave2.test')
+    docs.delete('did:plc:dave')
+    expect(await cached.verify('did:plc:dave', 'dave2.test')).toBe('dave2.test')
+  })
 })

@@ -13,7 +13,10 @@ export interface ResolvingVerifierOptions {
 
 /**
  * Verifies a handle both ways, as the AppView does: the DID document claims the handle, and
- * the handle resolves back to the DID. Results are cached per (did, handle) for a while.
+ * the handle resolves back to the DID. Results are cached per (did, claimed handle) for a
+ * while; an identity without a claimed handle (the one the indexer adds for a backfilled repo)
+ * is always resolved: its event time is when the repo was fetched, so a cached answer from an
+ * earlier backfill could bring back a handle changed since.
  * A resolution error leaves the stored handle untouched (`undefined`) rather than erasing it.
  */
 export function resolvingHandleVerifier(opts: ResolvingVerifierOptions): HandleVerifier {
@@ -27,8 +30,8 @@ export function resolvingHandleVerifier(opts: ResolvingVerifierOptions): HandleV
   const cache = new Map<string, { at: number; value: string | null }>()
   return {
     async verify(did, claimed) {
-      const key = `${did} ${claimed ?? ''}`
-      const hit = cache.get(key)
+      const key = claimed ? `${did} ${claimed}` : undefined
+      const hit = key !== undefined ? cache.get(key) : undefined
       if (hit && Date.now() - hit.at < ttl) return hit.value
       let value: string | null
       try {
@@ -40,6 +43,7 @@ export function resolvingHandleVerifier(opts: ResolvingVerifierOptions): HandleV
         opts.logger?.warn({ did, err: (err as Error).message }, 'handle verification failed: keeping the stored handle')
         return undefined
       }
+      if (key === undefined) return value
       if (cache.size >= max) cache.delete(cache.keys().next().value as string)
       cache.set(key, { at: Date.now(), value })
       return value
