@@ -242,6 +242,10 @@ restart_one() {
 cluster_start() {
   local cdir="$DIR/cluster" ports=() p nodes=""
   mkdir -p "$cdir"
+  # Test files that need the cluster start it concurrently: one at a time, the later ones reuse
+  # it (without the lock each started its own, and all but the last recorded one leaked). The
+  # nodes must not inherit the lock's descriptor (9>&- below), or they would hold it.
+  exec 9>"$cdir/.lock"; flock 9
   if [ -f "$cdir/nodes.env" ]; then . "$cdir/nodes.env"
     if redis-cli -p "${CLUSTER_PORTS%% *}" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
       echo "export REDIS_CLUSTER_NODES='$REDIS_CLUSTER_NODES'"; return; fi
@@ -249,7 +253,7 @@ cluster_start() {
   for i in 1 2 3; do
     p=$(free_port 10000); ports+=("$p"); mkdir -p "$cdir/$p"; rm -f "$cdir/$p"/*
     redis-server --port "$p" --bind 127.0.0.1 --daemonize yes --dir "$cdir/$p" --cluster-enabled yes \
-      --cluster-config-file nodes.conf --pidfile "$cdir/$p/redis.pid" --logfile "$cdir/$p/redis.log" --save "" --appendonly no --protected-mode no >&2
+      --cluster-config-file nodes.conf --pidfile "$cdir/$p/redis.pid" --logfile "$cdir/$p/redis.log" --save "" --appendonly no --protected-mode no >&2 9>&-
     nodes="$nodes${nodes:+,}127.0.0.1:$p"
   done
   for p in "${ports[@]}"; do wait_until 50 redis_up "$p" || true; done
@@ -260,11 +264,14 @@ cluster_start() {
   echo "export REDIS_CLUSTER_NODES='$nodes'"
 }
 cluster_stop() {
-  local cdir="$DIR/cluster"
-  [ -f "$cdir/nodes.env" ] || return 0
-  . "$cdir/nodes.env"
-  for p in $CLUSTER_PORTS; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
-  rm -f "$cdir/nodes.env"; log "redis cluster stopped"
+  local cdir="$DIR/cluster" f stopped=""
+  [ -d "$cdir" ] || return 0
+  exec 9>"$cdir/.lock"; flock 9
+  # every node started here, by its pidfile (also those of an earlier start no longer recorded)
+  for f in "$cdir"/*/redis.pid; do
+    if alive_pidfile "$f"; then kill "$(cat "$f")" 2>/dev/null && stopped=1; fi
+  done
+  rm -f "$cdir/nodes.env"; [ -z "$stopped" ] || log "redis cluster stopped"
 }
 
 cmd="${1:-start}"
