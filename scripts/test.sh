@@ -22,6 +22,11 @@ if ! ls "${XDG_CACHE_HOME:-$HOME/.cache}"/pnpm/metadata*/registry.npmjs.org/@atp
   done
   rm -rf "$warm"
 fi
+# What the tests and the servers they start in-process leave in the temp directory (dev-env's
+# PDS data directories, which it never removes, ~20 MB a run) goes under .local/tmp, emptied at
+# the start of each run instead of piling up in /tmp.
+export TMPDIR="$ROOT/.local/tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 # TypeScript strict over every package, tests included: counted as one check in the summary.
 typecheck=0
 pnpm -s exec turbo run typecheck --output-logs=errors-only || typecheck=1
