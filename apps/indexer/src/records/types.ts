@@ -24,7 +24,7 @@ export interface TableSpec {
   /**
    * A column set to the delete's time when the record is deleted, the rows kept (bsky's
    * `op_thread_reply.deletedAt`), instead of removing them. The rows of a version that arrives
-   * after its delete are then added with it set (writer/write-batch.ts).
+   * after its delete are then added with it set (writer/soft-delete.ts).
    */
   softDelete?: string
 }

@@ -10,7 +10,8 @@ export interface ModuleRows {
 
 const IGNORE = 'ON CONFLICT DO NOTHING'
 
-function parseUri(uri: string): { did: string; collection: string; rkey: string } {
+/** The DID, collection and rkey of an at:// record uri. */
+export function parseUri(uri: string): { did: string; collection: string; rkey: string } {
   const [did = '', collection = '', rkey = ''] = uri.slice('at://'.length).split('/')
   return { did, collection, rkey }
 }

@@ -5,7 +5,7 @@ import { hasSoftDelete, planSoftDeletes, type StoredTombstone } from './soft-del
 import { recountAggregates } from './aggregates.js'
 import { applyAccountStatus, applyHandle, eventTime, newerActorEvents, upstreamStatus } from './actors.js'
 import { updatePostFlags } from './post-flags.js'
-import { addInserts, addRemoveOld, removeDerived, resolveGroups, type ModuleRows } from './derived.js'
+import { addInserts, addRemoveOld, parseUri, removeDerived, resolveGroups, type ModuleRows } from './derived.js'
 import { compareOps, isWrite, reduceOps, type Prepared, type RecordOp } from './prepare.js'
 import { CombinedStatement, deleteSql, insertSql, lockBatch, type Tx } from './sql.js'
 
@@ -121,7 +121,6 @@ export async function writeBatch(
   const uris = winners.map((w) => w.uri)
   const stored = new Map<string, { cid: string; rev: string | null }>()
   const storedJson = new Map<string, string>()
-  const tombs = new Map<string, string>()
   const tombstones = new Map<string, StoredTombstone>()
   const deleted = new Set<string>()
   if (uris.length) {
@@ -141,7 +140,6 @@ export async function writeBatch(
       else {
         if (r.stored) stored.set(r.uri, { cid: r.cid ?? '', rev: r.rev })
         if (r.json !== null) storedJson.set(r.uri, r.json)
-        if (r.trev !== null) tombs.set(r.uri, r.trev)
         if (r.trev !== null) tombstones.set(r.uri, { rev: r.trev, time: r.tdel ?? '', versionRev: r.tver })
       }
     }
@@ -155,7 +153,7 @@ export async function writeBatch(
   const deletes: RecordOp[] = []
   for (const w of winners) {
     const cur = stored.get(w.uri)
-    const tomb = tombs.get(w.uri)
+    const tomb = tombstones.get(w.uri)?.rev
     let status: OutcomeStatus
     if (deleted.has(w.did)) status = 'stale'
     else if (isWrite(w)) {
@@ -210,7 +208,7 @@ export async function writeBatch(
     if (!w.module) continue
     const s = slot(w.module)
     // (a deleted record may have left rows in softDelete tables: they go too)
-    if (stored.has(w.uri) || (tombs.has(w.uri) && hasSoftDelete(w.module))) s.uris.push(w.uri)
+    if (stored.has(w.uri) || (tombstones.has(w.uri) && hasSoftDelete(w.module))) s.uris.push(w.uri)
     const rows = rowsOfWrite(w)
     if (rows) s.rows.push(rows)
   }
@@ -233,7 +231,7 @@ export async function writeBatch(
          "indexedAt" = excluded."indexedAt", rev = excluded.rev`,
     ),
   )
-  stmt.add(deleteSql('record_tombstone', 'uri', writes.filter((w) => tombs.has(w.uri)).map((w) => w.uri)))
+  stmt.add(deleteSql('record_tombstone', 'uri', writes.filter((w) => tombstones.has(w.uri)).map((w) => w.uri)))
   stmt.add(deleteSql('record', 'uri', deletes.filter((d) => stored.has(d.uri)).map((d) => d.uri)))
   stmt.add(
     insertSql(
@@ -354,14 +352,17 @@ async function removeAccountRecords(trx: Tx, did: string, aggs: AggKey[]): Promi
   const rows = await sql<{ uri: string }>`DELETE FROM record WHERE did = ${did} RETURNING uri`.execute(trx)
   const tombstones = await sql<{ uri: string }>`DELETE FROM record_tombstone WHERE did = ${did} RETURNING uri`.execute(trx)
   const soft = new Set(recordModules.filter(hasSoftDelete).map((m) => m.collection))
-  const kept = tombstones.rows.filter(({ uri }) => soft.has(uri.slice('at://'.length).split('/')[1] ?? ''))
   const byCollection = new Map<string, string[]>()
-  for (const { uri } of [...rows.rows, ...kept]) {
-    const collection = uri.slice('at://'.length).split('/')[1] ?? ''
+  const add = (uri: string, onlyKept: boolean): void => {
+    const { collection } = parseUri(uri)
+    if (onlyKept && !soft.has(collection)) return
     const list = byCollection.get(collection)
     if (list) list.push(uri)
     else byCollection.set(collection, [uri])
   }
+  for (const { uri } of rows.rows) add(uri, false)
+  // a deleted record has rows left only in softDelete tables
+  for (const { uri } of tombstones.rows) add(uri, true)
   for (const m of recordModules) {
     const uris = byCollection.get(m.collection)
     if (uris) await removeDerived(trx, m, uris, aggs)
