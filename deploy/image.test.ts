@@ -51,27 +51,41 @@ describe('production trees (pnpm deploy --prod, as the image build makes them)',
     ops: /usage: ops <command>/,
   }
 
-  it.each([...APPS, 'ops'])('%s: loads with production dependencies only', async (app) => {
-    if (!pnpm) throw new Error('pnpm is not on PATH (source scripts/env.sh)')
-    if (!existsSync(join(ROOT, 'apps', app, 'dist/main.js'))) throw new Error(`build ${app} first (pnpm build)`)
-    const dir = join(out, app)
-    const d = await exec('pnpm', ['--filter', `@firehose/${app}`, 'deploy', '--prod', '--legacy', '--offline', dir], { cwd: ROOT, timeout: 240_000 })
-    expect(d.code, `pnpm deploy failed:\n${d.stdout}\n${d.stderr}`).toBe(0)
-    // A devDependency may also be a production dependency of a workspace package (ioredis via
-    // @firehose/streams), so check for what only tests and builds use.
-    const installed = readdirSync(join(dir, 'node_modules/.pnpm'))
-    for (const dev of DEV_ONLY) {
-      expect(installed.some((p) => p.startsWith(`${dev.replace('/', '+')}@`)), `${dev} in the production tree`).toBe(false)
-    }
-    // An empty environment: the app must load every module, then stop on its configuration.
-    const r = await exec(process.execPath, ['dist/main.js'], { cwd: dir, env: { PATH: process.env.PATH }, timeout: 30_000 })
-    expect(r.stderr + r.stdout).toMatch(REQUIRED[app] as RegExp)
-    expect(r.code).not.toBe(0)
-    expect(r.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/)
-  }, 300_000)
+  it.each([...APPS, 'ops'])(
+    '%s: loads with production dependencies only',
+    async (app) => {
+      if (!pnpm) throw new Error('pnpm is not on PATH (source scripts/env.sh)')
+      if (!existsSync(join(ROOT, 'apps', app, 'dist/main.js'))) throw new Error(`build ${app} first (pnpm build)`)
+      const dir = join(out, app)
+      const d = await exec('pnpm', ['--filter', `@firehose/${app}`, 'deploy', '--prod', '--legacy', '--offline', dir], {
+        cwd: ROOT,
+        timeout: 240_000,
+      })
+      expect(d.code, `pnpm deploy failed:\n${d.stdout}\n${d.stderr}`).toBe(0)
+      // A devDependency may also be a production dependency of a workspace package (ioredis via
+      // @firehose/streams), so check for what only tests and builds use.
+      const installed = readdirSync(join(dir, 'node_modules/.pnpm'))
+      for (const dev of DEV_ONLY) {
+        expect(
+          installed.some((p) => p.startsWith(`${dev.replace('/', '+')}@`)),
+          `${dev} in the production tree`,
+        ).toBe(false)
+      }
+      // An empty environment: the app must load every module, then stop on its configuration.
+      const r = await exec(process.execPath, ['dist/main.js'], { cwd: dir, env: { PATH: process.env.PATH }, timeout: 30_000 })
+      expect(r.stderr + r.stdout).toMatch(REQUIRED[app] as RegExp)
+      expect(r.code).not.toBe(0)
+      expect(r.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/)
+    },
+    300_000,
+  )
 })
 
-function exec(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout: number }): Promise<{ code: number; stdout: string; stderr: string }> {
+function exec(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; timeout: number },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { ...opts, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })

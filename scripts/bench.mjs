@@ -20,5 +20,9 @@ if (!name || !available.includes(name)) {
 execFileSync('pnpm', ['-s', 'build'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
 ensureServices(['REDIS_URL', 'DATABASE_URL'])
 const env = { ...process.env }
-const r = spawnSync(process.execPath, [...process.execArgv, join(root, 'bench', name, 'index.mjs'), ...process.argv.slice(3)], { cwd: root, env, stdio: 'inherit' })
+const r = spawnSync(process.execPath, [...process.execArgv, join(root, 'bench', name, 'index.mjs'), ...process.argv.slice(3)], {
+  cwd: root,
+  env,
+  stdio: 'inherit',
+})
 process.exit(r.status ?? 1)

@@ -7,9 +7,20 @@
 #   bash scripts/services.sh env               print the exports for what is running
 #   bash scripts/services.sh stop              stop what this script started
 #   bash scripts/services.sh restart redis|postgres|pgbouncer
+#   bash scripts/services.sh crash postgres   stop Postgres as a crash would (pg_ctl stop -m
+#                                             immediate); `start` brings it back (crash recovery)
 #   bash scripts/services.sh status
 #   bash scripts/services.sh running          exit 0 when this script's Redis is up
 #   bash scripts/services.sh cluster start|stop  a 3-node Redis Cluster (prints REDIS_CLUSTER_NODES)
+#
+# SERVICES_PG_DURABLE=1 (at the first start of a services folder; kept in its state): Postgres
+# with the production settings (fsync, full_page_writes, synchronous_commit on), for the tests
+# that crash it. Without it, Postgres trades durability for speed (see pg_opts).
+#
+# Postgres and pgbouncer run as the `postgres` user when this runs as root. When that user
+# cannot reach the checkout (a private folder: `mktemp -d`, root's home), their files go to
+# /var/tmp/firehose-workers-<hash of the services folder>/, owned by postgres, one per services
+# folder; `<services folder>/runtime` links to it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${SERVICES_DIR:-$ROOT/.local/services}"
@@ -21,7 +32,8 @@ log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 is_root() { [ "$(id -u)" = 0 ]; }
-as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# (from /: the postgres user may not be allowed into the current folder)
+as_pg() { if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # wait_until N cmd...: run cmd every 0.1 s until it succeeds, at most N times; fails if it never did.
@@ -84,21 +96,26 @@ REDIS_PORT=${REDIS_PORT:-}
 PG_PORT=${PG_PORT:-}
 PGBOUNCER_PORT=${PGBOUNCER_PORT:-}
 PG_DATA=${PG_DATA:-}
+RUN_DIR=${RUN_DIR:-}
+PG_DURABLE=${PG_DURABLE:-}
 S
 }
 
 alive_pidfile() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# Postgres refuses to run as root: its data must be reachable by the postgres user.
-pg_data_dir() {
-  local d="$DIR/pg"
-  if is_root; then
-    mkdir -p "$d"; chown postgres:postgres "$d" 2>/dev/null || true
-    if ! runuser -u postgres -- test -w "$d" 2>/dev/null; then
-      d="/var/tmp/firehose-workers-$(echo "$ROOT" | md5sum | cut -c1-8)/pg"
-      mkdir -p "$d"; chown -R postgres:postgres "$(dirname "$d")"
-    fi
-  fi
+# Where Postgres' data and pgbouncer's files go: the services folder, unless this runs as root
+# and the postgres user (which both run as: Postgres refuses root, pgbouncer must read its
+# config) cannot write there. Then a folder of this services folder's own under /var/tmp.
+runtime_dir() {
+  if ! is_root; then echo "$DIR"; return; fi
+  local probe="$DIR/.pg-probe"
+  mkdir -p "$probe"; chown postgres:postgres "$probe" 2>/dev/null || true
+  if runuser -u postgres -- test -w "$probe" 2>/dev/null; then rm -rf "$probe"; echo "$DIR"; return; fi
+  rm -rf "$probe"
+  local d; d="/var/tmp/firehose-workers-$(printf '%s' "$DIR" | md5sum | cut -c1-12)"
+  mkdir -p "$d"; chmod 0700 "$d"; chown postgres:postgres "$d"
+  printf '%s\n' "$DIR" > "$d/services-folder"
+  ln -sfn "$d" "$DIR/runtime"
   echo "$d"
 }
 
@@ -113,7 +130,7 @@ start_redis() {
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$DIR/redis" \
       --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log" \
       --appendonly yes --appendfsync everysec --save "" --protected-mode no >&2
-    wait_until 100 redis_up "$REDIS_PORT" && break
+    wait_until 100 redis_up "$REDIS_PORT" && { STARTED+=(redis); break; }
     # taken between the check and the bind (another project's server starting): a new port
     [ "$attempt" = 5 ] && die "redis did not start (see $DIR/redis/redis.log)"
     log "redis did not come up on $REDIS_PORT; trying another port"
@@ -122,16 +139,20 @@ start_redis() {
   log "redis on 127.0.0.1:$REDIS_PORT"
 }
 
-# Local, disposable data: durability settings traded for speed (a crash of the machine may lose
-# the last writes; a restart of Postgres itself does not).
+# Local, disposable data: durability settings traded for speed (a crash of Postgres or of the
+# machine may lose the last acknowledged writes; a clean restart does not). SERVICES_PG_DURABLE=1:
+# the production settings instead (every commit flushed before it returns).
 pg_opts() {
-  echo "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_locks_per_transaction=256"
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${PG_DURABLE:-}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  echo "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB $durability -c max_locks_per_transaction=256"
 }
 
 start_postgres() {
   [ -n "${DATABASE_URL:-}" ] && { log "using DATABASE_URL from the environment"; return; }
   local bin; bin=$(pg_bin)
-  PG_DATA=${PG_DATA:-$(pg_data_dir)}
+  PG_DATA=${PG_DATA:-$RUN_DIR/pg}
+  mkdir -p "$PG_DATA"; is_root && chown postgres:postgres "$PG_DATA"; chmod 0700 "$PG_DATA"
   if [ -n "${PG_PORT:-}" ] && as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then log "postgres already running on $PG_PORT"; return; fi
   PG_PORT=${PG_PORT:-$(free_port)}
   port_busy "$PG_PORT" && PG_PORT=$(free_port)
@@ -142,7 +163,7 @@ start_postgres() {
   local attempt logged
   for attempt in 1 2 3 4 5; do
     logged=$(stat -c %s "$PG_DATA/postgres.log" 2>/dev/null || echo 0)
-    as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start -o "$(pg_opts)" >&2 && break
+    as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start -o "$(pg_opts)" >&2 && { STARTED+=(postgres); break; }
     [ "$attempt" = 5 ] && die "postgres did not start (see $PG_DATA/postgres.log)"
     # only a port taken between the check and the bind is worth another try (this attempt's log)
     tail -c +$(( logged + 1 )) "$PG_DATA/postgres.log" 2>/dev/null | grep -q 'Address already in use' \
@@ -157,7 +178,7 @@ start_postgres() {
 
 start_pgbouncer() {
   [ -n "${DATABASE_URL:-}" ] && return
-  local d="$DIR/pgbouncer" bin; bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+  local d="$RUN_DIR/pgbouncer" bin; bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
   if [ -n "${PGBOUNCER_PORT:-}" ] && alive_pidfile "$d/pgbouncer.pid"; then log "pgbouncer already running on $PGBOUNCER_PORT"; return; fi
   PGBOUNCER_PORT=${PGBOUNCER_PORT:-$(free_port)}
   port_busy "$PGBOUNCER_PORT" && PGBOUNCER_PORT=$(free_port)
@@ -188,6 +209,7 @@ INI
   for attempt in 1 2 3 4 5; do
     sed -i "s/^listen_port = .*/listen_port = $PGBOUNCER_PORT/" "$d/pgbouncer.ini"
     as_pg "$bin" -d "$d/pgbouncer.ini" >&2 || die "pgbouncer did not start (see $d/pgbouncer.log)"
+    STARTED+=(pgbouncer)
     wait_until 100 pgbouncer_up "$PGBOUNCER_PORT" && break
     # pgbouncer keeps running when it cannot bind its port (it logs a warning): stop it and move
     if alive_pidfile "$d/pgbouncer.pid"; then kill "$(cat "$d/pgbouncer.pid")" 2>/dev/null || true; fi
@@ -214,16 +236,33 @@ print_env() {
   echo "export SERVICES_STATE='$STATE'"
 }
 
+stop_redis() { if [ -n "${REDIS_PORT:-}" ] && alive_pidfile "$DIR/redis/redis.pid"; then redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill "$(cat "$DIR/redis/redis.pid")"; log "redis stopped"; fi; }
+stop_postgres() { if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 && log "postgres stopped"; fi; true; }
+stop_pgbouncer() {
+  local f="${RUN_DIR:-$DIR}/pgbouncer/pgbouncer.pid"
+  if alive_pidfile "$f"; then kill "$(cat "$f")" && log "pgbouncer stopped"; fi; true
+}
+
 stop_all() {
   load_state
-  if alive_pidfile "$DIR/pgbouncer/pgbouncer.pid"; then kill "$(cat "$DIR/pgbouncer/pgbouncer.pid")" && log "pgbouncer stopped"; fi
-  if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 && log "postgres stopped"; fi
-  if [ -n "${REDIS_PORT:-}" ] && alive_pidfile "$DIR/redis/redis.pid"; then redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill "$(cat "$DIR/redis/redis.pid")"; log "redis stopped"; fi
+  stop_pgbouncer; stop_postgres; stop_redis
   cluster_stop
+}
+
+# A start that fails stops what it started itself (not what was running before it).
+STARTED=()
+stop_started_on_failure() {
+  local code=$? s
+  [ "$code" = 0 ] && return
+  for s in pgbouncer postgres redis; do
+    if [[ " ${STARTED[*]:-} " == *" $s "* ]]; then log "set-up failed: stopping the $s it started"; "stop_$s" || true; fi
+  done
+  exit "$code"
 }
 
 restart_one() {
   load_state
+  RUN_DIR=${RUN_DIR:-$DIR}
   case "$1" in
     redis)
       local pid; pid=$(cat "$DIR/redis/redis.pid")
@@ -232,10 +271,20 @@ restart_one() {
       start_redis ;;
     postgres) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w restart -o "$(pg_opts)" >/dev/null; log "postgres restarted" ;;
     pgbouncer)
-      local pid; pid=$(cat "$DIR/pgbouncer/pgbouncer.pid")
+      local pid; pid=$(cat "$RUN_DIR/pgbouncer/pgbouncer.pid")
       kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
       start_pgbouncer ;;
     *) die "restart what? redis|postgres|pgbouncer" ;;
+  esac
+}
+
+# Postgres killed as a crash or an OOM kill would (no checkpoint, no flush): its next start
+# runs crash recovery from the WAL.
+crash_one() {
+  load_state
+  case "$1" in
+    postgres) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null; log "postgres stopped (immediate)" ;;
+    *) die "crash what? postgres" ;;
   esac
 }
 
@@ -277,16 +326,20 @@ cluster_stop() {
 cmd="${1:-start}"
 case "$cmd" in
   start)
+    trap stop_started_on_failure EXIT
     ensure_packages
     load_state
+    PG_DURABLE=${PG_DURABLE:-${SERVICES_PG_DURABLE:-}}
+    [ -n "${DATABASE_URL:-}" ] || RUN_DIR=${RUN_DIR:-$(runtime_dir)}
     start_redis; start_postgres; start_pgbouncer
     save_state
     print_env ;;
   env) print_env ;;
   stop) stop_all ;;
   restart) restart_one "${2:-}" ;;
+  crash) crash_one "${2:-}" ;;
   status) load_state; cat "$STATE" 2>/dev/null; print_env ;;
   running) alive_pidfile "$DIR/redis/redis.pid" ;;
   cluster) case "${2:-start}" in start) command -v redis-server >/dev/null || apt_install redis-server; cluster_start ;; stop) cluster_stop ;; esac ;;
-  *) die "usage: services.sh start|env|stop|status|restart <svc>|cluster start|stop" ;;
+  *) die "usage: services.sh start|env|stop|status|restart <svc>|crash postgres|cluster start|stop" ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: set-up (Node 22, pnpm, dependencies, build, local services), then
-# every test. The last line is `N passed, N failed`.
+# the typecheck, the lint (linter and formatter check) and every test. The last line is
+# `N passed, N failed`, the typecheck and the lint counted as one check each.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,6 +31,9 @@ rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 # TypeScript strict over every package, tests included: counted as one check in the summary.
 typecheck=0
 pnpm -s exec turbo run typecheck --output-logs=errors-only || typecheck=1
+# The linter and the formatter in check mode (Biome, biome.jsonc): one more check in the summary.
+lint=0
+pnpm -s lint || lint=1
 mkdir -p .local
 report=.local/vitest-report.json
 rm -f "$report"
@@ -44,8 +48,8 @@ try {
   if (!r.success && failed === 0) failed = 1;
 } catch { failed = 1 }
 if (process.argv[2] !== "0" && failed === 0) failed = 1;
-if (process.argv[3] === "0") passed += 1; else failed += 1;
+for (const check of process.argv.slice(3)) if (check === "0") passed += 1; else failed += 1;
 console.log(`${passed} passed, ${failed} failed`);
-' "$report" "$code" "$typecheck"
-[ "$typecheck" = 0 ] || { [ "$code" = 0 ] && code=1; }
+' "$report" "$code" "$typecheck" "$lint"
+[ "$typecheck" = 0 ] && [ "$lint" = 0 ] || { [ "$code" = 0 ] && code=1; }
 exit $code

@@ -13,7 +13,6 @@ import { report } from '../lib/report.mjs'
 import { ensureServices } from '../../scripts/services-env.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const root = join(here, '..', '..')
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '20'
 // size → number of repos: 40×1k + 6×10k + 2×100k = 300k records
 // BENCH_HEAP_MB=<n> runs our backfiller with a V8 heap cap (--max-old-space-size), as a deployment
@@ -52,7 +51,9 @@ const jobs = JSON.parse(readFileSync(jobsFile, 'utf8'))
 const totalRecords = jobs.reduce((n, j) => n + j.records, 0)
 const totalMb = jobs.reduce((n, j) => n + j.bytes, 0) / 1024 / 1024
 console.log(`backfiller heap cap: ${HEAP_MB === '0' ? 'none' : `--max-old-space-size=${HEAP_MB}`} (baseline: none)`)
-console.log(`repos: ${MIX.map(([s, n]) => `${n}×${s}`).join(' + ')} = ${totalRecords} records, ${totalMb.toFixed(0)} MB of CARs; concurrency ${CONCURRENCY}`)
+console.log(
+  `repos: ${MIX.map(([s, n]) => `${n}×${s}`).join(' + ')} = ${totalRecords} records, ${totalMb.toFixed(0)} MB of CARs; concurrency ${CONCURRENCY}`,
+)
 
 const server = spawn(process.execPath, [join(here, 'serve.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
 const serverUrl = await new Promise((resolve, reject) => {
@@ -69,7 +70,10 @@ function run(verifier) {
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of our backfiller child (open in Chrome DevTools, or bench/backfiller/profile-summary.mjs)
   if (verifier === 'atcute' && process.env.BENCH_CPU_PROF) flags.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`)
   const out = execFileSync(process.execPath, [...flags, join(here, 'run.mjs'), verifier, serverUrl, jobsFile, CONCURRENCY], {
-    encoding: 'utf8', env: process.env, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 256 * 1024 * 1024,
+    encoding: 'utf8',
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 256 * 1024 * 1024,
   })
   const lines = out.trim().split('\n')
   const line = lines.pop()
@@ -91,15 +95,31 @@ try {
       const r = run(verifier)
       if (!best[verifier] || r.recordsPerSec > best[verifier].recordsPerSec) best[verifier] = r
       const label = verifier === 'atcute' ? 'backfiller (@firehose/atproto verifier)' : 'baseline  (@atproto/repo verifyRepoCar)'
-      console.log(`${ROUNDS > 1 ? `[round ${round}] ` : ''}${label}: ${r.records} records in ${(r.ms / 1000).toFixed(2)} s = ${r.recordsPerSec} records/s verified and emitted, peak RSS ${r.peakRssMb} MB; ${(r.cpuMs / 1000).toFixed(1)} s CPU = ${r.recordsPerCpuSec} records per CPU-second (${cpuUsPerRecord(r)} CPU-µs/record); load ${load} at start`)
+      console.log(
+        `${ROUNDS > 1 ? `[round ${round}] ` : ''}${label}: ${r.records} records in ${(r.ms / 1000).toFixed(2)} s = ${r.recordsPerSec} records/s verified and emitted, peak RSS ${r.peakRssMb} MB; ${(r.cpuMs / 1000).toFixed(1)} s CPU = ${r.recordsPerCpuSec} records per CPU-second (${cpuUsPerRecord(r)} CPU-µs/record); load ${load} at start`,
+      )
     }
   }
-  console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores (other processes compete for the CPU: compare per CPU-second too)`)
+  console.log(
+    `load average during the run: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${availableParallelism()} cores (other processes compete for the CPU: compare per CPU-second too)`,
+  )
   if (paths.length === 2) {
-    const ours = best['atcute']
+    const ours = best.atcute
     const base = best['atproto-repo']
-    console.log(`ratio: ${(ours.recordsPerSec / base.recordsPerSec).toFixed(2)}× wall clock, ${(ours.recordsPerCpuSec / base.recordsPerCpuSec).toFixed(2)}× per CPU-second   (goal: ≥ 40000 records/s, ≥ 4×, peak RSS < 500 MB)`)
-    report({ bench: 'backfiller', unit: 'records/s', value: ours.recordsPerSec, baseline: base.recordsPerSec, peakRssMb: ours.peakRssMb, cpuUsPerRecord: Number(cpuUsPerRecord(ours)), baselineCpuUsPerRecord: Number(cpuUsPerRecord(base)) })
+    console.log(
+      `ratio: ${(ours.recordsPerSec / base.recordsPerSec).toFixed(2)}× wall clock, ${(ours.recordsPerCpuSec / base.recordsPerCpuSec).toFixed(2)}× per CPU-second   (goal: ≥ 40000 records/s, ≥ 4×, peak RSS < 500 MB)`,
+    )
+    report({
+      bench: 'backfiller',
+      unit: 'records/s',
+      value: ours.recordsPerSec,
+      baseline: base.recordsPerSec,
+      peakRssMb: ours.peakRssMb,
+      cpuUsPerRecord: Number(cpuUsPerRecord(ours)),
+      baselineCpuUsPerRecord: Number(cpuUsPerRecord(base)),
+    })
   }
 } finally {
   server.kill('SIGTERM')

@@ -14,10 +14,19 @@ const fns = new Map()
 const files = new Map()
 for (const [id, us] of self) {
   const { callFrame: f } = byId.get(id)
-  const where = f.url.replace(/^file:\/\//, '').replace(/.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^\/work\/main\//, '')
+  const where = f.url
+    .replace(/^file:\/\//, '')
+    .replace(/.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
+    .replace(/^\/work\/main\//, '')
   const key = `${f.functionName || '(anonymous)'}  ${where}:${f.lineNumber + 1}`
   fns.set(key, (fns.get(key) ?? 0) + us)
-  const pkg = where === '' ? f.functionName : where.split('/').slice(0, where.startsWith('@') ? 2 : where.startsWith('node:') ? 1 : 3).join('/')
+  const pkg =
+    where === ''
+      ? f.functionName
+      : where
+          .split('/')
+          .slice(0, where.startsWith('@') ? 2 : where.startsWith('node:') ? 1 : 3)
+          .join('/')
   files.set(pkg, (files.get(pkg) ?? 0) + us)
 }
 const pct = (us) => `${((100 * us) / total).toFixed(1).padStart(5)}%`

@@ -25,11 +25,18 @@ const config = loadConfig({
   BACKFILLER_IN_STREAM: inStream,
   BACKFILLER_OUT_STREAM: outStream,
   BACKFILLER_METRICS_PORT: '0',
-  BACKFILLER_CONCURRENCY: concurrency,
+  BACKFILLER_REPOS_IN_FLIGHT: concurrency,
   // one local server stands in for thousands of PDSes: the per-host limit is not what is measured
   BACKFILLER_HOST_RPS: '100000',
+  BACKFILLER_HOST_MAX_SLOTS: concurrency,
+  // the bench's server listens on 127.0.0.1
+  ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
   // tuning experiments: these pass through when set
-  ...Object.fromEntries(['BACKFILLER_VERIFY_THREADS', 'BACKFILLER_MAX_BYTES_IN_FLIGHT', 'BACKFILLER_BATCH_SIZE'].filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
+  ...Object.fromEntries(
+    ['BACKFILLER_VERIFY_THREADS', 'BACKFILLER_MAX_BYTES_IN_FLIGHT', 'BACKFILLER_CHUNK_SIZE']
+      .filter((k) => process.env[k])
+      .map((k) => [k, process.env[k]]),
+  ),
 })
 // DID documents cached by an earlier run point at an earlier server port
 await redis.del(...jobs.map((j) => `backfiller:did:${j.did}`))
@@ -55,12 +62,34 @@ const peakRssMb = rss.peakMb()
 // BENCH_PHASES=1: where the repos' time went (sums over all repos of the backfiller's histograms)
 if (process.env.BENCH_PHASES) {
   const text = await (await fetch(`http://127.0.0.1:${bf.port}/metrics`)).text()
-  const sum = (name) => text.split('\n').filter((l) => l.startsWith(`${name}_sum`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
-  const phases = Object.fromEntries(['backfiller_fetch_seconds', 'backfiller_verify_seconds', 'backfiller_stream_write_batch_seconds', 'backfiller_stream_handler_seconds'].map((n) => [n, Number(sum(n).toFixed(2))]))
+  const sum = (name) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}_sum`))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0)
+  const phases = Object.fromEntries(
+    [
+      'backfiller_fetch_seconds',
+      'backfiller_verify_seconds',
+      'backfiller_stream_write_batch_seconds',
+      'backfiller_stream_handler_seconds',
+    ].map((n) => [n, Number(sum(n).toFixed(2))]),
+  )
   console.error(`phases (s, summed over repos / batches): ${JSON.stringify(phases)}`)
 }
 await bf.close()
 await redis.del(inStream, outStream, `${inStream}_dlq`)
 await redis.quit()
-console.log(JSON.stringify({ verifier, records: totalRecords, repos: jobs.length, ms: Math.round(ms), recordsPerSec: Math.round((totalRecords * 1000) / ms), cpuMs: Math.round(cpuMs), recordsPerCpuSec: Math.round((totalRecords * 1000) / cpuMs), peakRssMb }))
+console.log(
+  JSON.stringify({
+    verifier,
+    records: totalRecords,
+    repos: jobs.length,
+    ms: Math.round(ms),
+    recordsPerSec: Math.round((totalRecords * 1000) / ms),
+    cpuMs: Math.round(cpuMs),
+    recordsPerCpuSec: Math.round((totalRecords * 1000) / cpuMs),
+    peakRssMb,
+  }),
+)
 process.exit(0)

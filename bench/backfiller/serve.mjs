@@ -22,13 +22,17 @@ const server = createServer((req, res) => {
   const entry = index[did]
   if (!entry) return void res.writeHead(404).end()
   res.writeHead(200, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({
-    '@context': ['https://www.w3.org/ns/did/v1'],
-    id: did,
-    alsoKnownAs: [],
-    verificationMethod: [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: entry.signingKey.replace('did:key:', '') }],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: url }],
-  }))
+  res.end(
+    JSON.stringify({
+      '@context': ['https://www.w3.org/ns/did/v1'],
+      id: did,
+      alsoKnownAs: [],
+      verificationMethod: [
+        { id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: entry.signingKey.replace('did:key:', '') },
+      ],
+      service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: url }],
+    }),
+  )
 })
 server.listen(0, '127.0.0.1', () => {
   url = `http://127.0.0.1:${server.address().port}`

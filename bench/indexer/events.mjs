@@ -1,4 +1,4 @@
-// A firehose-like event mix for the indexer bench, as JSON StreamEvents (DESIGN.md):
+// A firehose-like event mix for the indexer bench, as JSON StreamEvents (docs/design.md):
 // likes 45%, posts 25% (replies, quotes, images; 4% of them with a thread gate, 2% with a post
 // gate), follows 10%, reposts 10%, and 10% split between profile updates, blocks, every other
 // record type (lists, list items, list blocks, feed generators, starter packs, verifications)
@@ -26,7 +26,8 @@ function base32(bytes) {
 }
 
 /** CIDv1 sha-256 of a seed: dag-cbor (records, commits) or raw (blobs). */
-export const cidFor = (seed, codec = 0x71) => 'b' + base32(Uint8Array.from([0x01, codec, 0x12, 0x20, ...createHash('sha256').update(seed).digest()]))
+export const cidFor = (seed, codec = 0x71) =>
+  `b${base32(Uint8Array.from([0x01, codec, 0x12, 0x20, ...createHash('sha256').update(seed).digest()]))}`
 
 /** A TID-shaped, fixed-width, sortable string from a counter. */
 export function tid(n) {
@@ -39,23 +40,19 @@ export function tid(n) {
   return s
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { rng } from '@firehose/testkit/random'
+
+export { rng }
 
 const did = (i) => `did:plc:bench${String(i).padStart(16, '0')}`
 const createdAt = '2026-01-01T00:00:00.000Z'
 
-/** `n` events from `accounts` DIDs; revs grow per DID (one commit per event). */
-export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
+/**
+ * `n` events from `accounts` DIDs; revs grow per DID (one commit per event). `existing`: posts
+ * already stored ({uri, cid}), of which a `share` of the likes, reposts, replies and quotes pick
+ * their subject (bench/indexer-scale: posts with large aggregates); none by default.
+ */
+export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a', existing = { posts: [], share: 0 } } = {}) {
   const r = rng(seed)
   const pick = (list) => list[Math.floor(r() * list.length)]
   const posts = []
@@ -68,7 +65,12 @@ export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
     const rkey = tid(20_000_000 + i) + tag
     const time = new Date(start + i).toISOString()
     const base = { seq: i + 1, time, did: d, commit: cidFor(`commit:${tag}:${i}`), rev }
-    const target = posts.length ? pick(posts) : { uri: `at://${did(0)}/app.bsky.feed.post/seed`, cid: cidFor('seed') }
+    const target =
+      existing.share > 0 && r() < existing.share
+        ? pick(existing.posts)
+        : posts.length
+          ? pick(posts)
+          : { uri: `at://${did(0)}/app.bsky.feed.post/seed`, cid: cidFor('seed') }
     const write = (collection, key, record) => {
       const full = { $type: collection, ...record }
       const ev = { type: 'create', ...base, collection, rkey: key, cid: cidFor(`${tag}:${i}`), record: full }
@@ -87,7 +89,12 @@ export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
       else if (y < 0.55) {
         record.embed = {
           $type: 'app.bsky.embed.images',
-          images: [{ alt: 'a picture', image: { $type: 'blob', ref: { $link: cidFor(`img:${tag}:${i}`, 0x55) }, mimeType: 'image/jpeg', size: 123456 } }],
+          images: [
+            {
+              alt: 'a picture',
+              image: { $type: 'blob', ref: { $link: cidFor(`img:${tag}:${i}`, 0x55) }, mimeType: 'image/jpeg', size: 123456 },
+            },
+          ],
         }
       }
       const ev = write('app.bsky.feed.post', rkey, record)
@@ -97,7 +104,8 @@ export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
       // some posts get a thread gate or a post gate (same repo, same rkey), in the same commit
       const g = r()
       if (g < 0.04) {
-        const allow = g < 0.01 ? [] : [{ $type: 'app.bsky.feed.threadgate#followingRule' }, { $type: 'app.bsky.feed.threadgate#mentionRule' }]
+        const allow =
+          g < 0.01 ? [] : [{ $type: 'app.bsky.feed.threadgate#followingRule' }, { $type: 'app.bsky.feed.threadgate#mentionRule' }]
         write('app.bsky.feed.threadgate', rkey, { post: uri, createdAt, allow })
       } else if (g < 0.06) {
         write('app.bsky.feed.postgate', rkey, { post: uri, createdAt, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }] })
@@ -116,12 +124,24 @@ export function eventMix(n, { accounts = 20_000, seed = 7, tag = 'a' } = {}) {
       // every other record type the AppView indexes
       const list = `at://${d}/app.bsky.graph.list/l${Math.floor(r() * 3)}`
       const y = r()
-      if (y < 0.15) write('app.bsky.graph.list', list.slice(list.lastIndexOf('/') + 1), { name: `list ${i}`, purpose: 'app.bsky.graph.defs#curatelist', createdAt })
+      if (y < 0.15)
+        write('app.bsky.graph.list', list.slice(list.lastIndexOf('/') + 1), {
+          name: `list ${i}`,
+          purpose: 'app.bsky.graph.defs#curatelist',
+          createdAt,
+        })
       else if (y < 0.55) write('app.bsky.graph.listitem', rkey, { subject: did(Math.floor(r() * accounts)), list, createdAt })
-      else if (y < 0.65) write('app.bsky.graph.listblock', rkey, { subject: `at://${did(Math.floor(r() * accounts))}/app.bsky.graph.list/l0`, createdAt })
+      else if (y < 0.65)
+        write('app.bsky.graph.listblock', rkey, { subject: `at://${did(Math.floor(r() * accounts))}/app.bsky.graph.list/l0`, createdAt })
       else if (y < 0.75) write('app.bsky.feed.generator', rkey, { did: 'did:web:feed.example.com', displayName: `feed ${i}`, createdAt })
       else if (y < 0.85) write('app.bsky.graph.starterpack', rkey, { name: `pack ${i}`, list, createdAt })
-      else write('app.bsky.graph.verification', rkey, { subject: did(Math.floor(r() * accounts)), handle: `u${i}.test`, displayName: `User ${i}`, createdAt })
+      else
+        write('app.bsky.graph.verification', rkey, {
+          subject: did(Math.floor(r() * accounts)),
+          handle: `u${i}.test`,
+          displayName: `User ${i}`,
+          createdAt,
+        })
     } else if (deletable.length) {
       // the delete comes from the record's own repo, with a later rev
       const [collection, owner, key] = deletable.splice(Math.floor(r() * deletable.length), 1)[0]

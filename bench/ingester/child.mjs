@@ -27,7 +27,9 @@ process.on('message', async (m) => {
 if (process.env.BENCH_MEM_TRACE) {
   setInterval(() => {
     const m = process.memoryUsage()
-    process.stderr.write(`[${variant}] rss ${Math.round(m.rss / 1048576)} heapUsed ${Math.round(m.heapUsed / 1048576)} heapTotal ${Math.round(m.heapTotal / 1048576)} external ${Math.round(m.external / 1048576)} arrayBuffers ${Math.round(m.arrayBuffers / 1048576)}\n`)
+    process.stderr.write(
+      `[${variant}] rss ${Math.round(m.rss / 1048576)} heapUsed ${Math.round(m.heapUsed / 1048576)} heapTotal ${Math.round(m.heapTotal / 1048576)} external ${Math.round(m.external / 1048576)} arrayBuffers ${Math.round(m.arrayBuffers / 1048576)}\n`,
+    )
   }, 250).unref()
 }
 process.send('ready')

@@ -17,7 +17,15 @@ export async function recordPdsFrames({ accounts = 8, postsEach = 12 } = {}) {
     const h = (did) => seed.getHeaders(did)
     const posts = []
     for (const did of dids) {
-      await seed.agent.com.atproto.repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record: { $type: 'app.bsky.actor.profile', displayName: `Bench ${did.slice(-4)}`, description: 'a bench account '.repeat(5) } }, { encoding: 'application/json', headers: h(did) })
+      await seed.agent.com.atproto.repo.putRecord(
+        {
+          repo: did,
+          collection: 'app.bsky.actor.profile',
+          rkey: 'self',
+          record: { $type: 'app.bsky.actor.profile', displayName: `Bench ${did.slice(-4)}`, description: 'a bench account '.repeat(5) },
+        },
+        { encoding: 'application/json', headers: h(did) },
+      )
       for (let i = 0; i < postsEach; i++) {
         const text = `post ${i} from ${did.slice(-6)}: ${'lorem ipsum dolor sit amet '.repeat(1 + (i % 6))}`
         posts.push((await seed.post(did, text, undefined, undefined, undefined, { langs: ['en'] })).ref)
@@ -33,7 +41,15 @@ export async function recordPdsFrames({ accounts = 8, postsEach = 12 } = {}) {
     for (const did of dids.slice(0, 3)) {
       const own = posts.filter((p) => p.uri.host === did).slice(0, 2)
       for (const p of own) await seed.deletePost(did, p.uri)
-      await seed.agent.com.atproto.repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record: { $type: 'app.bsky.actor.profile', displayName: 'Renamed' } }, { encoding: 'application/json', headers: h(did) })
+      await seed.agent.com.atproto.repo.putRecord(
+        {
+          repo: did,
+          collection: 'app.bsky.actor.profile',
+          rkey: 'self',
+          record: { $type: 'app.bsky.actor.profile', displayName: 'Renamed' },
+        },
+        { encoding: 'application/json', headers: h(did) },
+      )
     }
     await seed.updateHandle(dids[0], `bren${process.pid % 100000}.test`)
     const last = await net.net.pds.ctx.sequencer.curr()

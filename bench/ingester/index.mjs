@@ -14,7 +14,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const N = Number(process.env.BENCH_FRAMES ?? 100_000)
 const CHILD_ARGS = (process.env.BENCH_CHILD_ARGS ?? '--max-old-space-size=128').split(' ').filter(Boolean)
 
-
 function ensureBuilt() {
   if (existsSync(`${root}/apps/ingester/dist/main.js`) && existsSync(`${root}/packages/atproto/dist/testing.js`)) return
   execFileSync('pnpm', ['--filter', '@firehose/ingester...', 'build'], { cwd: root, stdio: 'inherit' })
@@ -62,6 +61,8 @@ async function pipelineRun(variant, frames, expectedEvents, redis) {
       INGESTER_RELAY_HOSTS: url,
       INGESTER_FIREHOSE_STREAM: stream,
       INGESTER_REPO_STREAM: repoStream,
+      // the bench's frames are unsigned: verification off (pnpm bench ingester-verify measures it)
+      INGESTER_VERIFY: 'none',
       ...(process.env.BENCH_MEM_TRACE ? { BENCH_MEM_TRACE: '1' } : {}),
       ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
     },
@@ -83,7 +84,14 @@ async function pipelineRun(variant, frames, expectedEvents, redis) {
   const { maxRssMb, cpuSeconds } = await report
   await new Promise((r) => wss.close(r))
   await redis.del(stream, repoStream, `${stream}:cursor:${url.replace('ws://', '')}`)
-  return { framesPerSec: frames.length / seconds, eventsPerSec: len / seconds, seconds, peakRssMb: Math.round(maxRssMb), events: len, framesPerCpuSec: frames.length / cpuSeconds }
+  return {
+    framesPerSec: frames.length / seconds,
+    eventsPerSec: len / seconds,
+    seconds,
+    peakRssMb: Math.round(maxRssMb),
+    events: len,
+    framesPerCpuSec: frames.length / cpuSeconds,
+  }
 }
 
 async function main() {
@@ -127,12 +135,23 @@ async function main() {
   for (let r = 0; r < runs; r++) {
     if (!process.env.BENCH_SKIP_BASELINE) {
       const b = await pipelineRun('baseline', frames, expectedEvents, redis)
-      console.log(`  run ${r + 1} baseline: ${fmt(b.framesPerSec)} frames/s, ${fmt(b.eventsPerSec)} events/s, ${fmt(b.framesPerCpuSec)} frames per CPU-second of the ingester, peak RSS ${b.peakRssMb} MB`)
+      console.log(
+        `  run ${r + 1} baseline: ${fmt(b.framesPerSec)} frames/s, ${fmt(b.eventsPerSec)} events/s, ${fmt(b.framesPerCpuSec)} frames per CPU-second of the ingester, peak RSS ${b.peakRssMb} MB`,
+      )
       base = best(base, b)
     }
     const o = await pipelineRun('ours', frames, expectedEvents, redis)
-    console.log(`  run ${r + 1} ours:     ${fmt(o.framesPerSec)} frames/s, ${fmt(o.eventsPerSec)} events/s, ${fmt(o.framesPerCpuSec)} frames per CPU-second of the ingester, peak RSS ${o.peakRssMb} MB`)
+    console.log(
+      `  run ${r + 1} ours:     ${fmt(o.framesPerSec)} frames/s, ${fmt(o.eventsPerSec)} events/s, ${fmt(o.framesPerCpuSec)} frames per CPU-second of the ingester, peak RSS ${o.peakRssMb} MB`,
+    )
     ours = best(ours, o)
+  }
+  const nLabels = Number(process.env.BENCH_LABELS ?? 20_000)
+  let labels
+  if (nLabels > 0) {
+    console.log('label run (labeler websocket → ingester child, every label verified → Redis)…')
+    const { labelsBench } = await import('./labels.mjs')
+    labels = await labelsBench({ redis, n: nLabels, childArgs: CHILD_ARGS })
   }
   await redis.quit()
   if (process.env.BENCH_SKIP_BASELINE) base = { framesPerSec: 1, eventsPerSec: 1, peakRssMb: 0, framesPerCpuSec: 1 }
@@ -140,11 +159,30 @@ async function main() {
   const row = (name, d, p) =>
     `${name.padEnd(46)} ${fmt(d.framesPerSec).padStart(10)} ${fmt(p.framesPerSec).padStart(10)} ${fmt(p.eventsPerSec).padStart(10)} ${fmt(p.framesPerCpuSec).padStart(10)} ${String(p.peakRssMb).padStart(7)}`
   console.log('')
-  console.log(`${'decoder'.padEnd(46)} ${'decode f/s'.padStart(10)} ${'frames/s'.padStart(10)} ${'events/s'.padStart(10)} ${'f/CPU-s'.padStart(10)} ${'RSS MB'.padStart(7)}`)
+  console.log(
+    `${'decoder'.padEnd(46)} ${'decode f/s'.padStart(10)} ${'frames/s'.padStart(10)} ${'events/s'.padStart(10)} ${'f/CPU-s'.padStart(10)} ${'RSS MB'.padStart(7)}`,
+  )
   console.log(row('ours: @atcute cbor/car/cid (@firehose/atproto)', oursDecode, ours))
   console.log(row('baseline: @ipld dag-cbor/car + @atproto/repo', baseDecode, base))
-  console.log(`(best of ${runs} runs each; ${fmt(frames.length)} frames, ${fmt(expectedEvents)} events per run; peak RSS = highest of the runs; decode f/s = decoding alone in-process; f/CPU-s = frames per CPU-second used by the ingester process (what one core would sustain); frames/s, events/s and peak RSS (VmHWM) = the whole ingester process, node ${CHILD_ARGS.join(' ') || '(no flags)'})`)
-  console.log(JSON.stringify({ bench: 'ingester', unit: 'frames/s', value: Math.round(ours.framesPerSec), baseline: Math.round(base.framesPerSec), ratio: Number((ours.framesPerSec / base.framesPerSec).toFixed(2)), peakRssMb: ours.peakRssMb }))
+  console.log(
+    `(best of ${runs} runs each; ${fmt(frames.length)} frames, ${fmt(expectedEvents)} events per run; peak RSS = highest of the runs; decode f/s = decoding alone in-process; f/CPU-s = frames per CPU-second used by the ingester process (what one core would sustain); frames/s, events/s and peak RSS (VmHWM) = the whole ingester process, node ${CHILD_ARGS.join(' ') || '(no flags)'})`,
+  )
+  if (labels) {
+    console.log('')
+    console.log(
+      `labels: decode only ${fmt(labels.decodeLabelsPerSec)} labels/s, decode + signature check ${fmt(labels.verifyLabelsPerSec)} labels/s in-process (${(1e6 / labels.verifyLabelsPerSec - 1e6 / labels.decodeLabelsPerSec).toFixed(1)} µs per label for the check); pipeline ${fmt(labels.labelsPerSec)} labels/s, ${fmt(labels.labelsPerCpuSec)} labels per CPU-second of the ingester, peak RSS ${labels.peakRssMb} MB (${fmt(labels.labels)} one-label frames)`,
+    )
+  }
+  console.log(
+    JSON.stringify({
+      bench: 'ingester',
+      unit: 'frames/s',
+      value: Math.round(ours.framesPerSec),
+      baseline: Math.round(base.framesPerSec),
+      ratio: Number((ours.framesPerSec / base.framesPerSec).toFixed(2)),
+      peakRssMb: ours.peakRssMb,
+    }),
+  )
 }
 
 await main()

@@ -28,7 +28,10 @@ async function rawConsume(stream) {
   while (n < N) {
     const res = await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', BATCH, 'BLOCK', 100, 'STREAMS', stream, '>')
     if (!res) continue
-    const ids = res[0][1].map(([id, f]) => (JSON.parse(f[1]), id))
+    const ids = res[0][1].map(([id, f]) => {
+      JSON.parse(f[1])
+      return id
+    })
     await redis.xack(stream, 'g', ...ids)
     n += ids.length
   }
@@ -53,7 +56,13 @@ async function libConsume(stream) {
   let resolve
   const done = new Promise((r) => (resolve = r))
   const w = new StreamWorker({
-    redis, stream, group: 'g', consumer: 'c', batchSize: BATCH, concurrency: 4, blockMs: 100,
+    redis,
+    stream,
+    group: 'g',
+    consumer: 'c',
+    batchSize: BATCH,
+    concurrency: 4,
+    blockMs: 100,
     handler: async (entries) => {
       for (const e of entries) JSON.parse(e.fields.event)
       n += entries.length
@@ -81,8 +90,17 @@ try {
   console.log(`raw ioredis pipeline: produce ${rate(N, rawP)}/s, consume ${rate(N, rawC)}/s`)
   console.log(`@firehose/streams:    produce ${rate(N, libP)}/s, consume ${rate(N, libC)}/s`)
   console.log(`library keeps ${Math.round((lib / raw) * 100)}% of the raw throughput (produce + consume)`)
-  report({ bench: 'streams', unit: 'entries/s', value: lib, baseline: raw, peakRssMb: rss.peakMb(),
-    produce: rate(N, libP), consume: rate(N, libC), rawProduce: rate(N, rawP), rawConsume: rate(N, rawC) })
+  report({
+    bench: 'streams',
+    unit: 'entries/s',
+    value: lib,
+    baseline: raw,
+    peakRssMb: rss.peakMb(),
+    produce: rate(N, libP),
+    consume: rate(N, libC),
+    rawProduce: rate(N, rawP),
+    rawConsume: rate(N, rawC),
+  })
 } finally {
   await redis.del(...streams)
   rss.stop()

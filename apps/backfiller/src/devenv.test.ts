@@ -9,7 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBackfiller, type Backfiller } from './backfiller.js'
 import { deleteStreams, enqueue, metric, newRedis, readDlq, readEvents, testConfig, waitFor } from './test/helpers.js'
 
-interface Rec { collection: string; rkey: string; cid: string; record: unknown }
+interface Rec {
+  collection: string
+  rkey: string
+  cid: string
+  record: unknown
+}
 
 async function xrpc<T>(base: string, method: string, params: Record<string, string>): Promise<T> {
   const url = new URL(`/xrpc/${method}`, base)
@@ -24,7 +29,11 @@ async function recordsOf(pds: string, did: string): Promise<Rec[]> {
   const { collections } = await xrpc<{ collections: string[] }>(pds, 'com.atproto.repo.describeRepo', { repo: did })
   const out: Rec[] = []
   for (const collection of collections) {
-    const { records } = await xrpc<{ records: { uri: string; cid: string; value: unknown }[] }>(pds, 'com.atproto.repo.listRecords', { repo: did, collection, limit: '100' })
+    const { records } = await xrpc<{ records: { uri: string; cid: string; value: unknown }[] }>(pds, 'com.atproto.repo.listRecords', {
+      repo: did,
+      collection,
+      limit: '100',
+    })
     for (const r of records) out.push({ collection, rkey: r.uri.split('/').pop() as string, cid: r.cid, record: r.value })
   }
   return out
@@ -36,7 +45,7 @@ describe('backfill from a real PDS', () => {
   const redis = newRedis()
   let network: LocalNetwork
   let bf: Backfiller
-  const config = testConfig({ maxRetries: 2, batchSize: 7 })
+  const config = testConfig({ maxRetries: 2, chunkSize: 7 })
 
   beforeAll(async () => {
     network = await startNetwork()
@@ -79,16 +88,22 @@ describe('backfill from a real PDS', () => {
     bf = await startBackfiller(config)
     for (const r of repos) await enqueue(redis, config.inStream, r.did, pdsUrl)
 
-    await waitFor(async () => {
-      const events = await readEvents(redis, config.outStream)
-      const dlq = await readDlq(redis, config.inStream)
-      return events.filter((e) => e.type === 'repo').length === 3 && dlq.length === 2
-    }, 30_000, 'three repos backfilled and two dead-lettered')
+    await waitFor(
+      async () => {
+        const events = await readEvents(redis, config.outStream)
+        const dlq = await readDlq(redis, config.inStream)
+        return events.filter((e) => e.type === 'repo').length === 3 && dlq.length === 2
+      },
+      30_000,
+      'three repos backfilled and two dead-lettered',
+    )
 
     const events = await readEvents(redis, config.outStream)
     for (const [did, recs] of expected) {
       const mine = events.filter((e) => e.did === did)
-      const creates = mine.flatMap((e) => (e.type === 'create' ? [{ collection: e.collection, rkey: e.rkey, cid: e.cid, record: e.record }] : []))
+      const creates = mine.flatMap((e) =>
+        e.type === 'create' ? [{ collection: e.collection, rkey: e.rkey, cid: e.cid, record: e.record }] : [],
+      )
       expect(creates.sort((a, b) => key(a).localeCompare(key(b)))).toEqual(recs.sort((a, b) => key(a).localeCompare(key(b))))
       const repoEvents = mine.filter((e) => e.type === 'repo')
       expect(repoEvents).toHaveLength(1)

@@ -40,7 +40,11 @@ export class RepoTooLargeError extends Error {
   }
 }
 
-export type FetchFailureKind = 'status' | 'timeout' | 'network'
+/**
+ * `refused`: the outgoing-request policy refused the address (or a redirect); `rate-limited`:
+ * still 429 after BACKFILLER_MAX_RATE_LIMIT_WAITS / _TOTAL_SECS of waiting in one attempt.
+ */
+export type FetchFailureKind = 'status' | 'timeout' | 'network' | 'refused' | 'rate-limited'
 
 export class FetchError extends Error {
   override name = 'FetchError'

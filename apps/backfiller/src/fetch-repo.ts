@@ -3,15 +3,9 @@
  * body read into one buffer while reserving its bytes from the shared budget, and the answers
  * classified into the error classes of errors.ts.
  */
+import { excerpt, peerFailure, type PeerFetch } from '@firehose/atproto'
 import type { BudgetLease } from './byte-budget.js'
-import {
-  FetchError,
-  isPermanentRepoError,
-  RateLimitedError,
-  RepoTooLargeError,
-  RepoUnavailableError,
-  ShutdownError,
-} from './errors.js'
+import { FetchError, isPermanentRepoError, RateLimitedError, RepoTooLargeError, RepoUnavailableError, ShutdownError } from './errors.js'
 import { retryAfterMs } from './rate-limit.js'
 
 export interface FetchRepoOptions {
@@ -23,7 +17,11 @@ export interface FetchRepoOptions {
   lease: BudgetLease
   /** aborts the request when the backfiller closes */
   signal: AbortSignal
+  /** the peer fetch (outgoing-request policy, every redirect hop checked) */
+  fetch: PeerFetch
 }
+
+const NO_ANSWER = 'no usable answer'
 
 export const getRepoUrl = (service: string, did: string): URL => {
   const url = new URL('/xrpc/com.atproto.sync.getRepo', service)
@@ -37,17 +35,22 @@ export async function fetchRepoCar(o: FetchRepoOptions): Promise<Uint8Array> {
   const host = url.host
   const timeout = AbortSignal.timeout(o.timeoutMs)
   const signal = AbortSignal.any([o.signal, timeout])
+  // Our words only: refused, reset and timed out read the same (see peerFailure), nothing the peer sent.
   const fail = (err: unknown): never => {
     if (err instanceof RepoTooLargeError || err instanceof FetchError) throw err
     if (o.signal.aborted) throw new ShutdownError()
-    if (timeout.aborted) throw new FetchError('timeout', host, `getRepo from ${host} timed out after ${o.timeoutMs} ms`)
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
-    const detail = cause?.code ?? cause?.message ?? (err as Error).message
-    throw new FetchError('network', host, `getRepo from ${host} failed: ${detail}`, undefined, { cause: err })
+    if (timeout.aborted) throw new FetchError('timeout', host, `getRepo from ${host} failed: ${NO_ANSWER}`)
+    const why = peerFailure(err)
+    if (why.kind === 'body-too-large') throw new RepoTooLargeError(o.did, o.maxBytes)
+    if (why.kind === 'refused-address')
+      throw new FetchError('refused', host, `getRepo from ${host} refused: ${why.message}`, undefined, { cause: err })
+    throw new FetchError('network', host, `getRepo from ${host} failed: ${why.kind === 'redirects' ? why.message : NO_ANSWER}`, undefined, {
+      cause: err,
+    })
   }
   let res: Response
   try {
-    res = await fetch(url, { signal, headers: { accept: 'application/vnd.ipld.car' } })
+    res = await o.fetch(url, { signal, headers: { accept: 'application/vnd.ipld.car' } })
   } catch (err) {
     return fail(err)
   }
@@ -55,8 +58,9 @@ export async function fetchRepoCar(o: FetchRepoOptions): Promise<Uint8Array> {
     const body = await readSmallBody(res).catch(() => '')
     if (res.status === 429) throw new RateLimitedError(host, retryAfterMs(res.headers))
     const { error, message } = parseXrpcError(body)
-    if (isPermanentRepoError(error)) throw new RepoUnavailableError(o.did, error, res.status, message ?? '')
-    throw new FetchError('status', host, `getRepo from ${host}: HTTP ${res.status}${error ? ` ${error}` : ''}${message ? `: ${message}` : ''}`, res.status)
+    if (isPermanentRepoError(error)) throw new RepoUnavailableError(o.did, error, res.status, excerpt(message ?? ''))
+    const said = `${error ? ` ${excerpt(error, 40)}` : ''}${message ? `: ${excerpt(message)}` : ''}`
+    throw new FetchError('status', host, `getRepo from ${host}: HTTP ${res.status}${said}`, res.status)
   }
   const length = Number(res.headers.get('content-length') ?? NaN)
   if (length > o.maxBytes) {
@@ -82,7 +86,8 @@ async function readBody(res: Response, o: FetchRepoOptions, length: number | und
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      if (at + value.length > length) throw new FetchError('network', getRepoUrl(o.service, o.did).host, 'body longer than its content-length')
+      if (at + value.length > length)
+        throw new FetchError('network', getRepoUrl(o.service, o.did).host, 'body longer than its content-length')
       out.set(value, at)
       at += value.length
     }

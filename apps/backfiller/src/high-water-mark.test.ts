@@ -11,14 +11,21 @@ import { useFakeNetworkBackfiller } from './test/fixture.js'
 import { enqueue, randomDid, waitFor } from './test/helpers.js'
 
 const RUNBOOK_METRICS = [
-  'backfiller_repos_processed_total', 'backfiller_repos_failed_total', 'backfiller_repos_dead_lettered_total',
-  'backfiller_records_extracted_total', 'backfiller_retries_attempted_total', 'backfiller_repos_waiting',
-  'backfiller_repos_running', 'backfiller_output_stream_length', 'backfiller_car_fetch_errors_total',
-  'backfiller_car_parse_errors_total', 'backfiller_verification_errors_total',
+  'backfiller_repos_processed_total',
+  'backfiller_repos_failed_total',
+  'backfiller_repos_dead_lettered_total',
+  'backfiller_records_extracted_total',
+  'backfiller_retries_attempted_total',
+  'backfiller_repos_waiting',
+  'backfiller_repos_running',
+  'backfiller_output_stream_length',
+  'backfiller_car_fetch_errors_total',
+  'backfiller_car_parse_errors_total',
+  'backfiller_verification_errors_total',
 ]
 
 describe('high-water mark', () => {
-  const fx = useFakeNetworkBackfiller({ highWaterMark: 150, batchSize: 50 })
+  const fx = useFakeNetworkBackfiller({ highWaterMark: 150, chunkSize: 50 })
   const { redis, config } = fx
   let bf: Backfiller
 
@@ -39,16 +46,20 @@ describe('high-water mark', () => {
     // a slow reader: take 100 entries at a time
     const seen: string[] = []
     let done = false
-    await waitFor(async () => {
-      const rows = (await redis.xrange(config.outStream, '-', '+', 'COUNT', 100)) as [string, string[]][]
-      if (rows.length > 0) await redis.xdel(config.outStream, ...rows.map((r) => r[0]))
-      for (const [, f] of rows) {
-        const ev = decodeEvent(f[1] ?? '')
-        if (ev.type === 'create') seen.push(`${ev.collection}/${ev.rkey}`)
-        if (ev.type === 'repo') done = true
-      }
-      return done
-    }, 30_000, 'the repo to complete')
+    await waitFor(
+      async () => {
+        const rows = (await redis.xrange(config.outStream, '-', '+', 'COUNT', 100)) as [string, string[]][]
+        if (rows.length > 0) await redis.xdel(config.outStream, ...rows.map((r) => r[0]))
+        for (const [, f] of rows) {
+          const ev = decodeEvent(f[1] ?? '')
+          if (ev.type === 'create') seen.push(`${ev.collection}/${ev.rkey}`)
+          if (ev.type === 'repo') done = true
+        }
+        return done
+      },
+      30_000,
+      'the repo to complete',
+    )
     expect(new Set(seen).size).toBe(600)
     expect(seen).toHaveLength(600)
   })

@@ -7,14 +7,18 @@ import { buildSignedRepo } from '@firehose/atproto/testing'
 import { describe, expect, it } from 'vitest'
 import type { Backfiller } from './backfiller.js'
 import { useFakeNetworkBackfiller } from './test/fixture.js'
-import { startFakeNetwork, type FakeNetwork, type Step } from './test/fake-network.js'
+import type { Step } from './test/fake-network.js'
 import { enqueue, metric, randomDid, readDlq, readEvents, waitFor } from './test/helpers.js'
 
-const s429 = (headers?: Record<string, string> | (() => Record<string, string>)): Step => ({ kind: 'status', status: 429, headers: headers ?? {} })
+const s429 = (headers?: Record<string, string> | (() => Record<string, string>)): Step => ({
+  kind: 'status',
+  status: 429,
+  headers: headers ?? {},
+})
 const s500: Step = { kind: 'status', status: 500 }
 
 describe('HTTP failures', () => {
-  const fx = useFakeNetworkBackfiller({ maxRetries: 2, httpTimeoutMs: 1500, retryInitialMs: 50, retryMaxMs: 100, concurrency: 10 })
+  const fx = useFakeNetworkBackfiller({ maxRetries: 2, httpTimeoutMs: 1500, retryInitialMs: 50, retryMaxMs: 100, reposInFlight: 10 })
   const { redis, config } = fx
   let bf: Backfiller
 
@@ -51,8 +55,14 @@ describe('HTTP failures', () => {
     const events = await readEvents(redis, config.outStream)
     for (const name of ['retryAfter', 'rateLimitReset', 'noHeader', 'twice500', 'timeout', 'reset', 'truncated', 'many429']) {
       const mine = events.filter((e) => e.did === dids[name])
-      expect(mine.filter((e) => e.type === 'create'), name).toHaveLength(30)
-      expect(mine.filter((e) => e.type === 'repo'), name).toHaveLength(1)
+      expect(
+        mine.filter((e) => e.type === 'create'),
+        name,
+      ).toHaveLength(30)
+      expect(
+        mine.filter((e) => e.type === 'repo'),
+        name,
+      ).toHaveLength(1)
     }
     // waited as told: the second request came at least ~1 s after the 429
     for (const name of ['retryAfter', 'rateLimitReset']) {

@@ -1,11 +1,12 @@
 /**
  * Where to fetch a repo and which key must have signed it: the DID document (did:plc via PLC_URL,
- * did:web) through @firehose/atproto's resolver, behind the Redis cache shared by all instances.
- * When the document names no PDS, the job's `host` is used; a document without a signing key
- * cannot be verified and fails.
+ * did:web) through @firehose/atproto's resolver and the peer fetch (outgoing-request policy,
+ * documents bounded by BACKFILLER_MAX_DOCUMENT_BYTES), behind the Redis cache shared by all
+ * instances. When the document names no PDS, the job's `host` is used; a document without a
+ * signing key cannot be verified and fails.
  */
 import { getKey } from '@atproto/identity'
-import { createIdResolver, IdentityError, type AtprotoIdResolver } from '@firehose/atproto'
+import { createIdResolver, hostBaseUrl, IdentityError, type AtprotoIdResolver, type PeerFetch } from '@firehose/atproto'
 import type { RedisClient } from '@firehose/streams'
 import { RedisDidCache } from './did-cache.js'
 
@@ -20,11 +21,27 @@ export interface RepoIdentityResolver {
   resolve(did: string, fallbackHost: string, fresh: boolean): Promise<RepoSource>
 }
 
-export function createRepoIdentityResolver(opts: { redis: RedisClient; plcUrl: string; timeoutMs: number; cacheTtlMs: number }): RepoIdentityResolver {
+export interface RepoIdentityOptions {
+  redis: RedisClient
+  plcUrl: string
+  timeoutMs: number
+  cacheTtlMs: number
+  cacheMaxEntries: number
+  /** the peer fetch for PLC and did:web hosts */
+  fetch: PeerFetch
+  onCacheWriteFailed: (err: Error) => void
+}
+
+export function createRepoIdentityResolver(opts: RepoIdentityOptions): RepoIdentityResolver {
   const resolver: AtprotoIdResolver = createIdResolver({
     plcUrl: opts.plcUrl,
     timeoutMs: opts.timeoutMs,
-    didCache: new RedisDidCache(opts.redis, opts.cacheTtlMs),
+    fetch: opts.fetch,
+    didCache: new RedisDidCache(opts.redis, {
+      staleTtlMs: opts.cacheTtlMs,
+      maxEntries: opts.cacheMaxEntries,
+      onWriteFailed: opts.onCacheWriteFailed,
+    }),
   })
   return {
     async resolve(did, fallbackHost, fresh) {
@@ -42,9 +59,11 @@ export function createRepoIdentityResolver(opts: { redis: RedisClient; plcUrl: s
   }
 }
 
-/** A job's `host`: a URL, or a bare host name meaning https. */
+/** A job's `host`: a URL, or a bare host name meaning https (left as it is when it is no URL: its fetch fails). */
 export function hostToUrl(host: string): string {
-  if (/^https?:\/\//.test(host)) return host
-  if (/^wss?:\/\//.test(host)) return host.replace(/^ws/, 'http')
-  return `https://${host}`
+  try {
+    return hostBaseUrl(host, 'http')
+  } catch {
+    return host
+  }
 }

@@ -6,28 +6,34 @@
  * indexer absorbs.
  */
 import { backoffDelay, sleep, type Logger } from '@firehose/service'
-import {
-  encodeEvent,
-  SEQ_BACKFILL,
-  streamForDid,
-  type RepoEvent,
-  type RepoBackfillJob,
-  type StreamProducer,
-} from '@firehose/streams'
+import { encodeEvent, SEQ_BACKFILL, streamForDid, type RepoEvent, type RepoBackfillJob, type StreamProducer } from '@firehose/streams'
+import { outputBudgetFor, type OutputBudget, type PeerFetch } from '@firehose/atproto'
 import type { BudgetLease, ByteBudget } from './byte-budget.js'
-import { RateLimitedError, ShutdownError } from './errors.js'
+import { FetchError, RateLimitedError, ShutdownError } from './errors.js'
 import { fetchRepoCar, getRepoUrl } from './fetch-repo.js'
+import type { HostSlots } from './host-slots.js'
 import type { RepoIdentityResolver, RepoSource } from './identity.js'
 import type { BackfillerMetrics } from './metrics.js'
 import type { HostRateLimiter } from './rate-limit.js'
 import type { ExtractedRepo } from './verify-worker.js'
 
-export type RepoExtractor = (car: Uint8Array, expected: { did: string; signingKey: string }) => Promise<ExtractedRepo>
+export type RepoExtractor = (
+  car: Uint8Array,
+  expected: { did: string; signingKey: string },
+  budget?: OutputBudget,
+) => Promise<ExtractedRepo>
+
+/** How long a repo waits for its host's share of slots before it is put back in the queue. */
+export const HOST_SLOT_WAIT_MS = 1000
 
 export interface RepoProcessorDeps {
   identity: RepoIdentityResolver
   limiter: HostRateLimiter
+  /** per-host share of the slots (BACKFILLER_HOST_MAX_SLOTS) */
+  hostSlots: HostSlots
   budget: ByteBudget
+  /** the peer fetch (outgoing-request policy) */
+  fetch: PeerFetch
   producer: StreamProducer
   /** verify a CAR, then turn its records into event JSON (verify-worker.ts), in-process or on a thread */
   extract: RepoExtractor
@@ -38,32 +44,42 @@ export interface RepoProcessorDeps {
   settings: {
     outStream: string
     streamShards: number
-    batchSize: number
+    chunkSize: number
     httpTimeoutMs: number
     maxRepoBytes: number
     retryInitialMs: number
     retryMaxMs: number
     maxRateLimitWaitMs: number
+    maxRateLimitWaits: number
+    maxRateLimitTotalMs: number
+    maxJsonPerCarByte: number
+    minJsonBudgetBytes: number
+    maxRepeatedRecords: number
   }
 }
 
 export interface RepoResult {
   records: number
   rev: string
+  /** the snapshot's MST root CID string (when the verifier gives it) */
+  data?: string
   bytes: number
 }
 
 /** `attempt` is 1 on the first delivery; later attempts resolve the DID again, bypassing the cache. */
 export async function processRepo(job: RepoBackfillJob, attempt: number, d: RepoProcessorDeps): Promise<RepoResult> {
   const source = await d.identity.resolve(job.did, job.host, attempt > 1)
+  // throws HostBusyError when the host holds its share: the caller puts the job back
+  const releaseSlot = await d.hostSlots.acquire(getRepoUrl(source.service, job.did).host, HOST_SLOT_WAIT_MS, d.signal)
   const lease = d.budget.open()
   try {
     const { head, repo, bytes } = await fetchAndVerify(job.did, source, d, lease)
     checkOpen(d.signal)
     await emit(head, repo, d)
-    return { records: repo.ends.length, rev: head.rev, bytes }
+    return { records: repo.ends.length, rev: head.rev, bytes, ...(repo.data ? { data: repo.data } : {}) }
   } finally {
     lease.release()
+    releaseSlot()
     d.metrics.bytesInFlight.set(d.budget.inUse)
   }
 }
@@ -78,18 +94,19 @@ async function fetchAndVerify(did: string, source: RepoSource, d: RepoProcessorD
   await lease.reserve(bytes, d.signal)
   d.metrics.bytesInFlight.set(d.budget.inUse)
   const endVerify = d.metrics.verifySeconds.startTimer()
-  const repo = await d.extract(car, { did, signingKey: source.signingKey })
+  const budget = outputBudgetFor(bytes, {
+    jsonPerCarByte: d.settings.maxJsonPerCarByte,
+    minJsonBytes: d.settings.minJsonBudgetBytes,
+    maxRepeatedRecords: d.settings.maxRepeatedRecords,
+  })
+  const repo = await d.extract(car, { did, signingKey: source.signingKey }, budget)
   endVerify()
   return { head: { did, commit: repo.commit, rev: repo.rev }, repo, bytes }
 }
 
-async function fetchPolitely(
-  did: string,
-  source: RepoSource,
-  d: RepoProcessorDeps,
-  lease: BudgetLease,
-): Promise<Uint8Array> {
+async function fetchPolitely(did: string, source: RepoSource, d: RepoProcessorDeps, lease: BudgetLease): Promise<Uint8Array> {
   const host = getRepoUrl(source.service, did).host
+  let waited = 0
   for (let limited = 0; ; ) {
     await d.limiter.acquire(host, d.signal)
     checkOpen(d.signal)
@@ -102,20 +119,32 @@ async function fetchPolitely(
         maxBytes: d.settings.maxRepoBytes,
         lease,
         signal: d.signal,
+        fetch: d.fetch,
       })
       end()
       d.metrics.fetchedBytes.inc(car.byteLength)
       return car
     } catch (err) {
       if (!(err instanceof RateLimitedError)) throw err
-      // A 429 is not a failed attempt: wait as told (or back off when not told) and ask again.
+      // A 429 is not a failed attempt: wait as told (or back off when not told) and ask again,
+      // up to BACKFILLER_MAX_RATE_LIMIT_WAITS times and _TOTAL_SECS in all; then the attempt fails.
       limited++
+      d.metrics.rateLimited.inc()
       const told = err.retryAfterMs
       const wait = Math.min(
         d.settings.maxRateLimitWaitMs,
+        d.settings.maxRateLimitTotalMs - waited,
         told ?? backoffDelay(limited - 1, Math.max(1000, d.settings.retryInitialMs), Math.max(d.settings.retryMaxMs, 1000)),
       )
-      d.metrics.rateLimited.inc()
+      // (a Retry-After of 0 is a wait of 0, not the end of the budget)
+      if (limited > d.settings.maxRateLimitWaits || waited >= d.settings.maxRateLimitTotalMs) {
+        throw new FetchError(
+          'rate-limited',
+          host,
+          `getRepo from ${host}: still rate limited after ${limited - 1} waits (${Math.round(waited / 1000)} s)`,
+        )
+      }
+      waited += wait
       d.metrics.rateLimitWaitSeconds.inc(wait / 1000)
       d.logger.info({ did, host, waitMs: wait, told: told !== undefined }, 'rate limited: waiting')
       d.limiter.pause(host, wait)
@@ -125,7 +154,7 @@ async function fetchPolitely(
 }
 
 /**
- * The `create` events in chunks of BACKFILLER_BATCH_SIZE, pausing at the high-water mark, then the
+ * The `create` events in chunks of BACKFILLER_CHUNK_SIZE, pausing at the high-water mark, then the
  * `repo` event. Each chunk's events are built as bytes in one buffer (the common head, then each
  * record's tail) and handed to the producer as slices of it: no JS string per event.
  */
@@ -133,15 +162,17 @@ async function emit(head: { did: string; commit: string; rev: string }, repo: Ex
   const stream = streamForDid(d.settings.outStream, head.did, d.settings.streamShards)
   const time = new Date().toISOString()
   // same JSON as encodeEvent({ type: 'create', seq, time, did, commit, rev, collection, rkey, cid, record })
-  const prefix = Buffer.from(`{"type":"create","seq":${SEQ_BACKFILL},"time":${JSON.stringify(time)},"did":${JSON.stringify(head.did)},"commit":${JSON.stringify(head.commit)},"rev":${JSON.stringify(head.rev)},`)
+  const prefix = Buffer.from(
+    `{"type":"create","seq":${SEQ_BACKFILL},"time":${JSON.stringify(time)},"did":${JSON.stringify(head.did)},"commit":${JSON.stringify(head.commit)},"rev":${JSON.stringify(head.rev)},`,
+  )
   const { ends } = repo
   const json = Buffer.from(repo.json.buffer, repo.json.byteOffset, repo.json.byteLength)
   const n = ends.length
   const written = new Set<Promise<void>>()
-  for (let first = 0; first < n; first += d.settings.batchSize) {
+  for (let first = 0; first < n; first += d.settings.chunkSize) {
     await d.producer.waitUntilWritable()
     checkOpen(d.signal)
-    const last = Math.min(n, first + d.settings.batchSize)
+    const last = Math.min(n, first + d.settings.chunkSize)
     const from = first === 0 ? 0 : ends[first - 1]!
     const chunk = Buffer.allocUnsafe((last - first) * prefix.length + (ends[last - 1]! - from))
     let at = 0

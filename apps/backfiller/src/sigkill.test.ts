@@ -2,25 +2,13 @@
  * Acceptance: a backfiller process (dist/main.js) SIGKILLed mid-repo leaves its entry pending;
  * another instance reclaims it after BACKFILLER_CLAIM_IDLE_MS and completes it.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { buildSignedRepo } from '@firehose/atproto/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBackfiller, type Backfiller } from './backfiller.js'
+import { ensureBuilt, mainJs } from './test/built-main.js'
 import { startFakeNetwork, type FakeNetwork } from './test/fake-network.js'
 import { deleteStreams, enqueue, newRedis, randomDid, readEvents, testConfig, uniqueName, waitFor } from './test/helpers.js'
-
-const appDir = join(dirname(fileURLToPath(import.meta.url)), '..')
-const mainJs = join(appDir, 'dist', 'main.js')
-
-/** Build dist/ when it is missing or older than a source file. */
-function ensureBuilt(): void {
-  const newest = Math.max(...readdirSync(join(appDir, 'src')).filter((f) => f.endsWith('.ts')).map((f) => statSync(join(appDir, 'src', f)).mtimeMs))
-  if (existsSync(mainJs) && statSync(mainJs).mtimeMs >= newest) return
-  execFileSync(process.execPath, [join(appDir, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: appDir, stdio: 'inherit' })
-}
 
 describe('SIGKILL mid-repo', () => {
   const redis = newRedis()
@@ -53,6 +41,7 @@ describe('SIGKILL mid-repo', () => {
         ...process.env,
         REDIS_URL: config.redisUrl,
         PLC_URL: net.url,
+        ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32', // the fake network, nothing wider
         BACKFILLER_CONSUMER: uniqueName('doomed'),
         BACKFILLER_IN_STREAM: config.inStream,
         BACKFILLER_OUT_STREAM: config.outStream,
@@ -74,10 +63,18 @@ describe('SIGKILL mid-repo', () => {
 
     net.repos.get(repo.did)!.chunkDelayMs = 0
     bf = await startBackfiller(config)
-    await waitFor(async () => (await readEvents(redis, config.outStream)).some((e) => e.type === 'repo'), 20_000, 'the survivor to complete the repo')
+    await waitFor(
+      async () => (await readEvents(redis, config.outStream)).some((e) => e.type === 'repo'),
+      20_000,
+      'the survivor to complete the repo',
+    )
     const events = await readEvents(redis, config.outStream)
     expect(events.filter((e) => e.type === 'create')).toHaveLength(4000)
     expect(net.requests.get(repo.did)).toHaveLength(2)
-    await waitFor(async () => Number(((await redis.xpending(config.inStream, config.group)) as [number])[0]) === 0, 5000, 'the entry to be acked')
+    await waitFor(
+      async () => Number(((await redis.xpending(config.inStream, config.group)) as [number])[0]) === 0,
+      5000,
+      'the entry to be acked',
+    )
   })
 })

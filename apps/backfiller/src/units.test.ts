@@ -6,27 +6,53 @@ import { loadConfig } from './config.js'
 import { HostRateLimiter, retryAfterMs } from './rate-limit.js'
 
 describe('config', () => {
-  it('applies the DESIGN.md defaults', () => {
+  it('applies the docs/design.md defaults', () => {
     const c = loadConfig({ BACKFILLER_CONSUMER: 'b1' })
     expect(c).toMatchObject({
-      consumer: 'b1', concurrency: 20, batchSize: 500, httpTimeoutMs: 60_000, maxRetries: 3,
-      retryInitialMs: 1000, retryMaxMs: 30_000, plcUrl: 'https://plc.directory', metricsPort: 9090,
-      inStream: 'repo_backfill', outStream: 'firehose_backfill', group: 'repo_backfill_group',
+      consumer: 'b1',
+      reposInFlight: 20,
+      chunkSize: 500,
+      httpTimeoutMs: 60_000,
+      maxRetries: 3,
+      retryInitialMs: 1000,
+      retryMaxMs: 30_000,
+      plcUrl: 'https://plc.directory',
+      syncStatePrefix: 'sync_state',
+      metricsPort: 9090,
+      inStream: 'repo_backfill',
+      outStream: 'firehose_backfill',
+      group: 'repo_backfill_group',
     })
     expect(loadConfig({ BACKFILLER_CONSUMER: 'b1', BACKFILLER_METRICS_PORT: '9101', METRICS_PORT: '9102' }).metricsPort).toBe(9101)
     expect(loadConfig({ BACKFILLER_CONSUMER: 'b1', METRICS_PORT: '9102' }).metricsPort).toBe(9102)
   })
+  it('reads the old names BACKFILLER_CONCURRENCY and BACKFILLER_BATCH_SIZE; the new names win', () => {
+    const old = loadConfig({ BACKFILLER_CONSUMER: 'b1', BACKFILLER_CONCURRENCY: '3', BACKFILLER_BATCH_SIZE: '40' })
+    expect(old).toMatchObject({ reposInFlight: 3, chunkSize: 40, hostMaxSlots: 2 })
+    expect(old.deprecatedVariables.map((d) => d.variable)).toEqual(['BACKFILLER_CONCURRENCY', 'BACKFILLER_BATCH_SIZE'])
+    const both = loadConfig({
+      BACKFILLER_CONSUMER: 'b1',
+      BACKFILLER_CONCURRENCY: '3',
+      BACKFILLER_REPOS_IN_FLIGHT: '5',
+      BACKFILLER_CHUNK_SIZE: '60',
+    })
+    expect(both).toMatchObject({ reposInFlight: 5, chunkSize: 60 })
+  })
   it('names every bad variable', () => {
     const err = (() => {
       try {
-        loadConfig({ BACKFILLER_CONCURRENCY: 'lots', BACKFILLER_RETRY_INITIAL_BACKOFF_MS: '5000', BACKFILLER_RETRY_MAX_BACKOFF_MS: '10' })
+        loadConfig({
+          BACKFILLER_REPOS_IN_FLIGHT: 'lots',
+          BACKFILLER_RETRY_INITIAL_BACKOFF_MS: '5000',
+          BACKFILLER_RETRY_MAX_BACKOFF_MS: '10',
+        })
       } catch (e) {
         return e
       }
     })()
     expect(err).toBeInstanceOf(ConfigError)
     const msg = (err as Error).message
-    for (const v of ['BACKFILLER_CONSUMER', 'BACKFILLER_CONCURRENCY', 'BACKFILLER_RETRY_MAX_BACKOFF_MS']) expect(msg).toContain(v)
+    for (const v of ['BACKFILLER_CONSUMER', 'BACKFILLER_REPOS_IN_FLIGHT', 'BACKFILLER_RETRY_MAX_BACKOFF_MS']) expect(msg).toContain(v)
   })
 })
 

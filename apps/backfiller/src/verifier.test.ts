@@ -34,8 +34,14 @@ describe('verifier vs @atproto/repo oracle', () => {
   it('both reject every tampered CAR', async () => {
     const repo = await buildSignedRepo({ did: 'did:plc:oracletamper', count: 50 })
     for (const t of await tamperedCars(repo)) {
-      const ours = await collect(defaultVerifier, t.car, repo.did, repo.signingKey).then(() => null, (e: unknown) => e)
-      const oracle = await collect(atprotoRepoVerifier, t.car, repo.did, repo.signingKey).then(() => null, (e: unknown) => e)
+      const ours = await collect(defaultVerifier, t.car, repo.did, repo.signingKey).then(
+        () => null,
+        (e: unknown) => e,
+      )
+      const oracle = await collect(atprotoRepoVerifier, t.car, repo.did, repo.signingKey).then(
+        () => null,
+        (e: unknown) => e,
+      )
       expect(ours, `ours accepted: ${t.name}`).toBeInstanceOf(Error)
       expect(oracle, `oracle accepted: ${t.name}`).toBeInstanceOf(Error)
       expect(ours, t.name).toBeInstanceOf(t.kind === 'parse' ? CarParseError : VerificationError)

@@ -9,6 +9,8 @@ export interface VerifiedRepoView {
   rev: string
   /** commit CID string */
   commitCid: string
+  /** MST root CID string (known to our verifier; the repo's sync state after a backfill) */
+  dataCid?: string
   recordCount: number
   /** records in key order, decoded lazily (may throw VerificationError('bad-record')) */
   records: Iterable<RepoRecord>

@@ -5,7 +5,14 @@
  * (retried like any failure) and is replaced.
  */
 import { Worker } from 'node:worker_threads'
-import { CarParseError, VerificationError, type VerificationReason } from '@firehose/atproto'
+import {
+  CarParseError,
+  OutputBudgetError,
+  VerificationError,
+  type OutputBudget,
+  type OutputBudgetKind,
+  type VerificationReason,
+} from '@firehose/atproto'
 import type { Logger } from '@firehose/service'
 import type { ExtractedRepo, VerifyReply, VerifyRequest } from './verify-worker.js'
 
@@ -36,10 +43,11 @@ export class VerifyPool {
     for (let i = 0; i < size; i++) this.threads.push(this.spawn())
   }
 
-  verify(car: Uint8Array, expected: { did: string; signingKey: string }): Promise<ExtractedRepo> {
+  verify(car: Uint8Array, expected: { did: string; signingKey: string }, budget?: OutputBudget): Promise<ExtractedRepo> {
     if (this.closed) return Promise.reject(new Error('verify pool is closed'))
     return new Promise<ExtractedRepo>((resolve, reject) => {
-      this.queue.push({ req: { id: this.nextId++, car, did: expected.did, signingKey: expected.signingKey }, resolve, reject })
+      const req = { id: this.nextId++, car, did: expected.did, signingKey: expected.signingKey, ...(budget ? { budget } : {}) }
+      this.queue.push({ req, resolve, reject })
       this.pump()
     })
   }
@@ -82,7 +90,8 @@ export class VerifyPool {
       t.task = task
       const buf = task.req.car.buffer
       // transfer the CAR when it owns its whole buffer (it does when fetched), else copy
-      const transfer = buf instanceof ArrayBuffer && task.req.car.byteOffset === 0 && task.req.car.byteLength === buf.byteLength ? [buf] : []
+      const transfer =
+        buf instanceof ArrayBuffer && task.req.car.byteOffset === 0 && task.req.car.byteLength === buf.byteLength ? [buf] : []
       t.worker.postMessage(task.req, transfer)
     }
   }
@@ -90,12 +99,13 @@ export class VerifyPool {
 
 function settle(task: Task, reply: VerifyReply): void {
   if (reply.ok) {
-    task.resolve({ commit: reply.commit, rev: reply.rev, json: reply.json, ends: reply.ends })
+    task.resolve({ commit: reply.commit, rev: reply.rev, ...(reply.data ? { data: reply.data } : {}), json: reply.json, ends: reply.ends })
     return
   }
   let err: Error
   if (reply.name === 'VerificationError') err = new VerificationError((reply.reason ?? 'bad-commit') as VerificationReason, '', reply.cid)
   else if (reply.name === 'CarParseError') err = new CarParseError('', reply.offset)
+  else if (reply.name === 'OutputBudgetError') err = new OutputBudgetError((reply.budget ?? 'json_bytes') as OutputBudgetKind, '')
   else err = new Error()
   err.message = reply.message
   task.reject(err)

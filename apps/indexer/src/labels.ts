@@ -1,7 +1,9 @@
 import { sql } from 'kysely'
 import type { Label } from '@firehose/streams'
 import type { Database } from './db/database.js'
+import type { Logger } from '@firehose/service'
 import type { IndexerMetrics } from './metrics.js'
+import { labelRefusal } from './label-fields.js'
 
 export type LabelOutcome = 'applied' | 'stale' | 'invalid'
 
@@ -24,14 +26,25 @@ function newer(a: Label, b: Label): boolean {
  * `cid` '' for a label on a whole account or record. A version replaces the stored one only
  * when its `cts` is newer (at equal cts a negation wins), so delivery order does not matter;
  * a negation is stored as a row with `neg` true (also when it arrives before the label it
- * negates: the older label then loses against it). One statement per call.
+ * negates: the older label then loses against it). One statement per call. A label with a
+ * field Postgres would refuse (label-fields.ts) is `invalid`: counted by reason, logged, and
+ * left out of the statement.
  */
-export async function indexLabels(database: Database, labels: readonly Label[], metrics?: IndexerMetrics): Promise<LabelOutcome[]> {
+export async function indexLabels(
+  database: Database,
+  labels: readonly Label[],
+  metrics?: IndexerMetrics,
+  logger?: Logger,
+): Promise<LabelOutcome[]> {
   const outcomes: LabelOutcome[] = labels.map(() => 'stale')
   const best = new Map<string, { label: Label; cid: string; index: number }>()
+  const refused = new Map<string, number>()
   labels.forEach((label, index) => {
-    if (!label.src || !label.uri || !label.val || Number.isNaN(Date.parse(label.cts))) {
+    const reason = labelRefusal(label)
+    if (reason !== undefined) {
       outcomes[index] = 'invalid'
+      metrics?.labelsRefused.inc({ reason })
+      refused.set(reason, (refused.get(reason) ?? 0) + 1)
       return
     }
     const cid = label.cid ?? ''
@@ -54,6 +67,7 @@ export async function indexLabels(database: Database, labels: readonly Label[], 
     const applied = new Set(res.rows.map(keyOf))
     for (const r of rows) if (applied.has(keyOf({ ...r.label, cid: r.cid }))) outcomes[r.index] = 'applied'
   }
+  if (refused.size) logger?.warn({ refused: Object.fromEntries(refused) }, 'labels refused: a field Postgres would not store')
   if (metrics) for (const o of outcomes) metrics.labelsWritten.inc({ outcome: o })
   return outcomes
 }

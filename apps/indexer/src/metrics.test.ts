@@ -26,7 +26,10 @@ describe('indexer metrics', () => {
     metrics.observePool(t.database.pool)
     const a = did(700)
     const like = writeEvent(a, 'app.bsky.feed.like', 'l', tid(20), { subject: strongRef('at://did:plc:q/app.bsky.feed.post/p'), createdAt })
-    const older = writeEvent(a, 'app.bsky.feed.like', 'l', tid(10), { subject: strongRef('at://did:plc:q/app.bsky.feed.post/p'), createdAt })
+    const older = writeEvent(a, 'app.bsky.feed.like', 'l', tid(10), {
+      subject: strongRef('at://did:plc:q/app.bsky.feed.post/p'),
+      createdAt,
+    })
     const other = writeEvent(a, 'com.example.thing', 'x', tid(21), { v: 1 })
     const invalid = writeEvent(a, 'app.bsky.graph.follow', 'f', tid(22), { subject: 42, createdAt })
     await indexBatch(t.database, [like, other, invalid], { metrics })

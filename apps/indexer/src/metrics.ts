@@ -13,7 +13,7 @@ export const collectionLabel = (collection: string): string => (KNOWN.has(collec
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
-/** The indexer's database-side metrics (DESIGN.md: prefix `indexer_`, seconds, bounded labels). */
+/** The indexer's database-side metrics (docs/design.md: prefix `indexer_`, seconds, bounded labels). */
 export interface IndexerMetrics {
   recordsWritten: Counter<'collection' | 'op'>
   staleWrites: Counter<'collection'>
@@ -22,10 +22,18 @@ export interface IndexerMetrics {
   eventsIndexed: Counter<'type' | 'outcome'>
   labelsWritten: Counter<'outcome'>
   batchIsolations: Counter
+  /** Record text Postgres cannot store: replaced (record content) or refused (event fields). */
+  unstorableText: Counter<'action' | 'reason'>
+  /** Entries Postgres refused when written alone (after bisecting their batch), by SQLSTATE. */
+  entriesRefused: Counter<'sqlstate'>
+  /** Labels refused before the statement, by the field Postgres would refuse. */
+  labelsRefused: Counter<'reason'>
   batchDuration: Histogram
   transactionDuration: Histogram
   batchSize: Histogram
   aggregateRecounts: Counter
+  /** Records deleted because a re-backfill's snapshot no longer holds them (writer/reconcile.ts). */
+  recordsReconciled: Counter
   /** Report the pool's connections as gauges (total, idle, waiting clients). */
   observePool(pool: Pool): void
 }
@@ -78,13 +86,31 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
     }),
     labelsWritten: new Counter({
       name: 'indexer_labels_written_total',
-      help: 'Labels handled, by outcome (applied|stale|failed)',
+      help: 'Labels handled, by outcome (applied|stale|invalid)',
       labelNames: ['outcome'],
       registers,
     }),
     batchIsolations: new Counter({
       name: 'indexer_batch_isolations_total',
-      help: 'Batches whose transaction failed and were retried entry by entry',
+      help: 'Batches whose transaction Postgres refused and that were bisected to find the refused entries',
+      registers,
+    }),
+    unstorableText: new Counter({
+      name: 'indexer_unstorable_text_total',
+      help: 'Events with text Postgres cannot store (U+0000, lone surrogates): record content replaced by U+FFFD, or the event refused (its identifiers)',
+      labelNames: ['action', 'reason'],
+      registers,
+    }),
+    entriesRefused: new Counter({
+      name: 'indexer_entries_refused_total',
+      help: 'Entries Postgres refused when written alone (their batch was bisected), by SQLSTATE',
+      labelNames: ['sqlstate'],
+      registers,
+    }),
+    labelsRefused: new Counter({
+      name: 'indexer_labels_refused_total',
+      help: 'Labels refused before the statement because Postgres would refuse a field, by reason',
+      labelNames: ['reason'],
       registers,
     }),
     batchDuration: new Histogram({
@@ -108,6 +134,11 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
     aggregateRecounts: new Counter({
       name: 'indexer_aggregate_recounts_total',
       help: 'Aggregate counters recounted',
+      registers,
+    }),
+    recordsReconciled: new Counter({
+      name: 'indexer_records_reconciled_total',
+      help: 'Records deleted because a re-backfilled snapshot no longer holds them (below the snapshot floor)',
       registers,
     }),
     observePool(pool) {

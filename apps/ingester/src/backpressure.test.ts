@@ -21,7 +21,18 @@ beforeAll(async () => {
   ensureBuilt()
   const did = 'did:plc:backpressureaaaaaaaaaaaa'
   // a fat record (~4 KB) so that a non-paused socket would show in RSS quickly
-  const template = await buildCommitFrame({ seq: 0, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'bp', record: { $type: 'app.bsky.feed.post', text: 'x'.repeat(4000), createdAt: new Date().toISOString() } }] })
+  const template = await buildCommitFrame({
+    seq: 0,
+    did,
+    ops: [
+      {
+        action: 'create',
+        collection: 'app.bsky.feed.post',
+        rkey: 'bp',
+        record: { $type: 'app.bsky.feed.post', text: 'x'.repeat(4000), createdAt: new Date().toISOString() },
+      },
+    ],
+  })
   const frames: SeqFrame[] = []
   for (let seq = 1; seq <= TOTAL; seq++) frames.push({ seq, bytes: withSeq(template, seq) })
   server = await startFrameServer((conn) => {
@@ -49,11 +60,11 @@ describe('high-water mark', () => {
       INGESTER_FIREHOSE_STREAM: stream,
       INGESTER_REPO_STREAM: uniqueName('repo_backfill'),
       INGESTER_HIGH_WATER_MARK: String(HWM),
-      INGESTER_BATCH_SIZE: String(BATCH),
+      INGESTER_WRITE_BATCH: String(BATCH),
       INGESTER_BATCH_TIMEOUT_MS: '10',
     })
     const pid = child.proc.pid as number
-    await waitFor(async () => (await redis.xlen(stream)) >= HWM, 20_000, 'stream at the mark')
+    await waitFor(async () => (await redis.xlen(stream)) >= HWM, 60_000, 'stream at the mark')
     await new Promise((r) => setTimeout(r, 300))
     const rssAtMark = rssOf(pid)
     const sentAtMark = sent

@@ -8,6 +8,8 @@ import { Checkpoint } from './checkpoint.js'
 import type { IngesterConfig } from './config.js'
 import type { IngesterMetrics } from './metrics.js'
 import { Subscription } from './subscription.js'
+import type { PeerFetch } from '@firehose/atproto'
+import type { SyncVerification } from './verify/live.js'
 
 export interface HostContext {
   config: IngesterConfig
@@ -15,6 +17,10 @@ export interface HostContext {
   producer: StreamProducer
   metrics: IngesterMetrics
   logger: Logger
+  /** sync 1.1 verification of relays' commits; absent when INGESTER_VERIFY=none */
+  sync?: SyncVerification
+  /** DID documents (PLC, did:web) under the outgoing-request policy (peer-fetch.ts) */
+  documentFetch?: PeerFetch
 }
 
 export abstract class HostStream {
@@ -66,6 +72,8 @@ export abstract class HostStream {
         }
       },
       stallTimeoutMs: ctx.config.stallTimeoutMs,
+      maxFrameBytes: ctx.config.maxFrameBytes,
+      onOversized: () => ctx.metrics.oversizedFrames.inc({ host: this.name }),
       reconnectInitialMs: ctx.config.reconnectInitialMs,
       reconnectMaxMs: ctx.config.reconnectMaxMs,
       logger: this.log,

@@ -11,7 +11,19 @@ afterAll(() => redis.quit())
 describe('metrics and health', () => {
   it('is ready when Redis and every host are connected, and exports ingester_ metrics', async () => {
     const did = 'did:plc:metricsaaaaaaaaaaaaaaaaa'
-    const frame = await buildCommitFrame({ seq: 5, did, time: new Date(Date.now() - 2000).toISOString(), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'm', record: { $type: 'app.bsky.feed.post', text: 'm', createdAt: new Date().toISOString() } }] })
+    const frame = await buildCommitFrame({
+      seq: 5,
+      did,
+      time: new Date(Date.now() - 2000).toISOString(),
+      ops: [
+        {
+          action: 'create',
+          collection: 'app.bsky.feed.post',
+          rkey: 'm',
+          record: { $type: 'app.bsky.feed.post', text: 'm', createdAt: new Date().toISOString() },
+        },
+      ],
+    })
     const relay = await startFrameServer((conn) => conn.ws.send(frame))
     const config = testConfig({ INGESTER_RELAY_HOSTS: `${relay.url},ws://127.0.0.1:1` })
     const ing = await startIngester(config, { logger: quietLogger() })

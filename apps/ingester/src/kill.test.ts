@@ -15,7 +15,18 @@ beforeAll(async () => {
   const dids = ['did:plc:killaaaaaaaaaaaaaaaaaaaa', 'did:plc:killbbbbbbbbbbbbbbbbbbbb', 'did:plc:killcccccccccccccccccccc']
   const templates = await Promise.all(
     dids.map((did, i) =>
-      buildCommitFrame({ seq: 0, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `k${i}`, record: { $type: 'app.bsky.feed.post', text: `post ${i}`, createdAt: new Date().toISOString() } }] }),
+      buildCommitFrame({
+        seq: 0,
+        did,
+        ops: [
+          {
+            action: 'create',
+            collection: 'app.bsky.feed.post',
+            rkey: `k${i}`,
+            record: { $type: 'app.bsky.feed.post', text: `post ${i}`, createdAt: new Date().toISOString() },
+          },
+        ],
+      }),
     ),
   )
   const frames: SeqFrame[] = []
@@ -37,7 +48,7 @@ describe('SIGKILL and restart', () => {
       INGESTER_RELAY_HOSTS: server.url,
       INGESTER_FIREHOSE_STREAM: stream,
       INGESTER_REPO_STREAM: uniqueName('repo_backfill'),
-      INGESTER_BATCH_SIZE: '50',
+      INGESTER_WRITE_BATCH: '50',
       INGESTER_BATCH_TIMEOUT_MS: '20',
       INGESTER_CURSOR_INTERVAL_MS: '50',
       INGESTER_RECONNECT_INITIAL_MS: '50',
@@ -45,7 +56,7 @@ describe('SIGKILL and restart', () => {
     const cursorKey = `${stream}:cursor:${server.url.replace('ws://', '')}`
     const first = spawnIngester(env)
     children.push(first)
-    await waitFor(async () => (await redis.xlen(stream)) >= TOTAL / 3, 20_000, 'a third of the stream')
+    await waitFor(async () => (await redis.xlen(stream)) >= TOTAL / 3, 60_000, 'a third of the stream')
     first.proc.kill('SIGKILL')
     expect(await first.exited).toBeNull()
     const cursorAtKill = Number(await redis.get(cursorKey))

@@ -2,51 +2,20 @@
  * Repo discovery: page `com.atproto.sync.listRepos` of a host into `repo_backfill`, one entry
  * per repo (`{did, host, rev, active, status}`). The listRepos cursor is saved per host after
  * the page's entries are in Redis, and `!ingester-done` when the listing has ended, so a restart
- * resumes where it stopped and a finished host is not listed again. Each page waits for the
- * producer to be writable (the high-water mark of `repo_backfill`).
+ * resumes where it stopped and a finished host is not listed again. Each page waits until the
+ * repo streams are writable (their high-water mark): the listing pauses, nothing else does.
  */
 import { backoffDelay, sleep, type Logger } from '@firehose/service'
-import { CURSOR_DONE, CursorStore, cursorHost, encodeRepoJob, streamForDid, type RepoBackfillJob } from '@firehose/streams'
+import { allShards, CURSOR_DONE, CursorStore, cursorHost, encodeRepoJob, streamForDid, type RepoBackfillJob } from '@firehose/streams'
+import { fetchListReposPage, type ListReposPage } from '@firehose/atproto'
 import { toHttpBase } from './config.js'
 import type { HostContext } from './host-stream.js'
 
 export interface ListReposOptions {
   pageSize?: number
   signal: AbortSignal
-  fetch?: typeof fetch
-}
-
-interface ListedRepo {
-  did: string
-  rev?: string
-  active?: boolean
-  status?: string
-}
-
-export class ListReposError extends Error {
-  override name = 'ListReposError'
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message)
-  }
-}
-
-function parsePage(body: unknown): { cursor?: string; repos: ListedRepo[] } {
-  const o = body as { cursor?: unknown; repos?: unknown }
-  if (!o || typeof o !== 'object' || !Array.isArray(o.repos)) throw new ListReposError('listRepos answer has no `repos` array')
-  const repos: ListedRepo[] = []
-  for (const r of o.repos as Record<string, unknown>[]) {
-    if (!r || typeof r.did !== 'string') continue
-    repos.push({
-      did: r.did,
-      ...(typeof r.rev === 'string' ? { rev: r.rev } : {}),
-      ...(typeof r.active === 'boolean' ? { active: r.active } : {}),
-      ...(typeof r.status === 'string' ? { status: r.status } : {}),
-    })
-  }
-  return typeof o.cursor === 'string' && o.cursor !== '' ? { cursor: o.cursor, repos } : { repos }
+  /** the peer fetch (outgoing-request policy: ALLOW_PRIVATE_NETWORKS, bounded pages) */
+  fetch: typeof fetch
 }
 
 /** List every repo of `host` (websocket or http base URL) into the repo stream. */
@@ -56,7 +25,6 @@ export async function listReposInto(ctx: HostContext, host: string, opts: ListRe
   const httpBase = toHttpBase(host)
   const log: Logger = ctx.logger.child({ host: name, kind: 'listRepos' })
   const cursors = new CursorStore(ctx.redis, config.repoStream)
-  const doFetch = opts.fetch ?? fetch
   const limit = opts.pageSize ?? 1000
   let cursor = await cursors.get(name)
   if (cursor === CURSOR_DONE) {
@@ -64,17 +32,15 @@ export async function listReposInto(ctx: HostContext, host: string, opts: ListRe
     return
   }
   log.info({ cursor }, 'listing repos')
+  const repoStreams = allShards(config.repoStream, config.streamShards)
   let total = 0
   let attempt = 0
   while (!opts.signal.aborted) {
-    await producer.waitUntilWritable()
+    await producer.waitUntilWritable(repoStreams)
     if (opts.signal.aborted) return
-    const url = `${httpBase}/xrpc/com.atproto.sync.listRepos?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
-    let page: { cursor?: string; repos: ListedRepo[] }
+    let page: ListReposPage
     try {
-      const res = await doFetch(url, { signal: opts.signal })
-      if (!res.ok) throw new ListReposError(`listRepos answered ${res.status}`, res.status)
-      page = parsePage(await res.json())
+      page = await fetchListReposPage(opts.fetch, httpBase, { cursor: cursor ?? undefined, limit, signal: opts.signal })
       attempt = 0
     } catch (err) {
       if (opts.signal.aborted) return
@@ -97,12 +63,12 @@ export async function listReposInto(ctx: HostContext, host: string, opts: ListRe
     for (const [stream, n] of counts) metrics.eventsWritten.inc({ stream }, n)
     metrics.backfillEnqueued.inc({ host: name, reason: 'list_repos' }, page.repos.length)
     total += page.repos.length
-    if (!page.cursor || page.repos.length === 0) {
+    if (page.next === undefined) {
       await cursors.set(name, CURSOR_DONE)
       log.info({ total }, 'listRepos done')
       return
     }
-    cursor = page.cursor
+    cursor = page.next
     await cursors.set(name, cursor)
   }
 }

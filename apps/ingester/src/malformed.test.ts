@@ -3,7 +3,7 @@ import { BytesWrapper } from '@atcute/cbor'
 import { encodeCar, readCar } from '@firehose/atproto'
 import { startIngester } from './ingester.js'
 import { buildCommitFrame, encodeErrorFrame, encodeMessageFrame } from './test/atproto-testing.js'
-import { replayFrames, startFrameServer, type FrameServer, type SeqFrame } from './test/frame-server.js'
+import { startFrameServer, type FrameServer, type SeqFrame } from './test/frame-server.js'
 import { metricValue, newRedis, quietLogger, readEvents, testConfig, waitFor } from './test/helpers.js'
 import { decodeFrame } from '@firehose/atproto'
 
@@ -15,7 +15,13 @@ const post = (i: number) => ({ $type: 'app.bsky.feed.post', text: `good ${i}`, c
 
 /** A #commit frame whose `blocks` CAR is cut short. */
 async function truncatedCommit(seq: number): Promise<Uint8Array> {
-  const good = decodeFrame(await buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `bad${seq}`, record: post(seq) }] }))
+  const good = decodeFrame(
+    await buildCommitFrame({
+      seq,
+      did,
+      ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `bad${seq}`, record: post(seq) }],
+    }),
+  )
   if (good.kind !== 'message') throw new Error('unreachable')
   const blocks = good.body.blocks as BytesWrapper
   return encodeMessageFrame('#commit', { ...good.body, blocks: new BytesWrapper(blocks.buf.subarray(0, blocks.buf.length - 20)) })
@@ -23,8 +29,16 @@ async function truncatedCommit(seq: number): Promise<Uint8Array> {
 
 /** A #commit frame whose record block does not hash to the op's CID. */
 async function mismatchedCommit(seq: number): Promise<Uint8Array> {
-  const other = decodeFrame(await buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `mm${seq}`, record: post(-1) }] }))
-  const good = decodeFrame(await buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `mm${seq}`, record: post(seq) }] }))
+  const other = decodeFrame(
+    await buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `mm${seq}`, record: post(-1) }] }),
+  )
+  const good = decodeFrame(
+    await buildCommitFrame({
+      seq,
+      did,
+      ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `mm${seq}`, record: post(seq) }],
+    }),
+  )
   if (good.kind !== 'message' || other.kind !== 'message') throw new Error('unreachable')
   // the CAR holds another record's bytes under the op's CID
   type Link = { bytes: Uint8Array }
@@ -45,7 +59,14 @@ describe('bad frames', () => {
     const good = async () => {
       seq++
       goodSeqs.push(seq)
-      frames.push({ seq, bytes: await buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `r${seq}`, record: post(seq) }] }) })
+      frames.push({
+        seq,
+        bytes: await buildCommitFrame({
+          seq,
+          did,
+          ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `r${seq}`, record: post(seq) }],
+        }),
+      })
     }
     await good()
     frames.push({ seq: 0, bytes: new Uint8Array([0xff, 0x00, 0x13, 0x37]) }) // not CBOR
@@ -54,7 +75,10 @@ describe('bad frames', () => {
     await good()
     seq++
     // wrong shape, but its seq and repo are readable: logged with its seq, repo queued for backfill
-    frames.push({ seq, bytes: encodeMessageFrame('#commit', { seq, repo: did, time: new Date().toISOString(), rev: 'x', commit: 'not a link', ops: [] }) })
+    frames.push({
+      seq,
+      bytes: encodeMessageFrame('#commit', { seq, repo: did, time: new Date().toISOString(), rev: 'x', commit: 'not a link', ops: [] }),
+    })
     await good()
     seq++
     frames.push({ seq, bytes: await truncatedCommit(seq) })

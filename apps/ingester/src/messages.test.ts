@@ -19,13 +19,19 @@ describe('identity, account and sync messages', () => {
       encodeMessageFrame('#identity', { seq: 2, did, time }),
       ...statuses.map((status, i) => encodeMessageFrame('#account', { seq: 3 + i, did, time, active: false, status })),
       encodeMessageFrame('#account', { seq: 9, did, time, active: true }),
-      encodeMessageFrame('#sync', { seq: 10, did, time, rev: '3lbrev000000', blocks: { $bytes: '' } }),
+      encodeMessageFrame('#sync', { seq: 10, did, time, rev: '3lbrevaaaaaaa', blocks: { $bytes: '' } }),
     ]
-    const server = await startFrameServer((conn) => frames.forEach((f) => conn.ws.send(f)))
+    const server = await startFrameServer((conn) => {
+      for (const f of frames) conn.ws.send(f)
+    })
     const config = testConfig({ INGESTER_RELAY_HOSTS: server.url })
     const ing = await startIngester(config, { logger: quietLogger(), http: false })
     try {
-      await waitFor(async () => (await redis.get(`${config.firehoseStream}:cursor:${server.url.replace('ws://', '')}`)) === '10', 10_000, 'cursor 10')
+      await waitFor(
+        async () => (await redis.get(`${config.firehoseStream}:cursor:${server.url.replace('ws://', '')}`)) === '10',
+        10_000,
+        'cursor 10',
+      )
       expect(await readEvents(redis, config.firehoseStream)).toEqual([
         { type: 'identity', seq: 1, time, did, handle: 'alice.test' },
         { type: 'identity', seq: 2, time, did },
@@ -33,7 +39,7 @@ describe('identity, account and sync messages', () => {
         { type: 'account', seq: 9, time, did, active: true },
       ])
       const jobs = (await readStream(redis, config.repoStream)).map(([, f]) => decodeRepoJob(f.repo ?? ''))
-      expect(jobs).toEqual([{ did, host: server.url.replace('ws://', 'http://'), rev: '3lbrev000000' }])
+      expect(jobs).toEqual([{ did, host: server.url.replace('ws://', 'http://'), rev: '3lbrevaaaaaaa' }])
     } finally {
       await ing.close()
       await server.close()

@@ -8,6 +8,7 @@ import { createAccount, startNetwork, type LocalNetwork } from '@firehose/testki
 import type { IngesterConfig } from './config.js'
 import { startIngester, type Ingester } from './ingester.js'
 import { listReposInto } from './list-repos.js'
+import { createPeerFetch, createPeerPolicy, parseNetworkList } from '@firehose/atproto'
 import { createIngesterMetrics } from './metrics.js'
 import { newRedis, quietLogger, readEvents, readStream, testConfig, waitFor } from './test/helpers.js'
 import { StreamProducer } from '@firehose/streams'
@@ -17,12 +18,13 @@ const redis = newRedis()
 let network: LocalNetwork
 let ingester: Ingester
 let config: IngesterConfig
+const peerFetch = createPeerFetch(createPeerPolicy(parseNetworkList('127.0.0.1/32')))
 
 type Did = Parameters<LocalNetwork['seed']['post']>[0]
 
 beforeAll(async () => {
   network = await startNetwork()
-  config = testConfig({ INGESTER_RELAY_HOSTS: network.pdsUrl, INGESTER_BATCH_SIZE: '7' })
+  config = testConfig({ INGESTER_RELAY_HOSTS: network.pdsUrl, INGESTER_WRITE_BATCH: '7', INGESTER_VERIFY: 'full', PLC_URL: network.plcUrl })
   ingester = await startIngester(config, { logger: quietLogger(), http: false })
   await waitFor(() => ingester.ready(), 10_000, 'ingester connected to the PDS')
 })
@@ -52,7 +54,15 @@ function eventKey(e: StreamEvent): string {
 interface SeqEvtLike {
   type: string
   seq: number
-  evt: { repo?: string; did?: string; handle?: string; active?: boolean; status?: string; rev?: string; ops?: { action: string; path: string; cid: unknown }[] }
+  evt: {
+    repo?: string
+    did?: string
+    handle?: string
+    active?: boolean
+    status?: string
+    rev?: string
+    ops?: { action: string; path: string; cid: unknown }[]
+  }
 }
 
 function sequencedKeys(evts: SeqEvtLike[]): { keys: string[]; syncs: { did: string; rev: string }[] } {
@@ -75,7 +85,7 @@ function sequencedKeys(evts: SeqEvtLike[]): { keys: string[]; syncs: { did: stri
 const COLLECTIONS = ['app.bsky.feed.post', 'app.bsky.feed.like', 'app.bsky.graph.follow', 'app.bsky.feed.repost', 'app.bsky.actor.profile']
 
 describe('ingesting a real PDS', () => {
-  it('writes exactly the sequenced events, in seq order per repo, with the repos\' records', async () => {
+  it("writes exactly the sequenced events, in seq order per repo, with the repos' records", async () => {
     const { seed, pdsUrl } = network
     const alice = (await createAccount(seed)).did as Did
     const bob = (await createAccount(seed)).did as Did
@@ -86,15 +96,23 @@ describe('ingesting a real PDS', () => {
     const putProfile = async (did: Did, displayName: string, withAvatar: boolean) => {
       const record: Record<string, unknown> = { $type: 'app.bsky.actor.profile', displayName, description: `${displayName}'s profile` }
       if (withAvatar) {
-        const blob = await seed.agent.com.atproto.repo.uploadBlob(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]), { encoding: 'image/png', headers: headers(did) })
+        const blob = await seed.agent.com.atproto.repo.uploadBlob(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]), {
+          encoding: 'image/png',
+          headers: headers(did),
+        })
         record.avatar = blob.data.blob
       }
-      await seed.agent.com.atproto.repo.putRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record }, { encoding: 'application/json', headers: headers(did) })
+      await seed.agent.com.atproto.repo.putRecord(
+        { repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record },
+        { encoding: 'application/json', headers: headers(did) },
+      )
     }
     await putProfile(alice, 'Alice', true)
     await putProfile(bob, 'Bob', false)
     const p1 = await seed.post(alice, 'hello world')
-    const p2 = await seed.post(bob, 'second post, with a facet', [{ index: { byteStart: 0, byteEnd: 6 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'second' }] }])
+    const p2 = await seed.post(bob, 'second post, with a facet', [
+      { index: { byteStart: 0, byteEnd: 6 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'second' }] },
+    ])
     const p3 = await seed.post(carol, 'to be deleted')
     const like = await seed.like(bob, p1.ref)
     await seed.like(carol, p1.ref)
@@ -122,7 +140,11 @@ describe('ingesting a real PDS', () => {
     expect(new Set(mine.map((e) => e.type))).toEqual(new Set(['commit', 'identity', 'account', 'sync']))
 
     const host = pdsUrl.replace('http://', '')
-    await waitFor(async () => Number(await redis.get(`${config.firehoseStream}:cursor:${host}`)) >= lastSeq, 20_000, 'cursor at the last seq')
+    await waitFor(
+      async () => Number(await redis.get(`${config.firehoseStream}:cursor:${host}`)) >= lastSeq,
+      20_000,
+      'cursor at the last seq',
+    )
 
     const events = (await readEvents(redis, config.firehoseStream)).filter((e) => [alice, bob, carol].includes(e.did as Did))
     expect(events.map(eventKey).sort()).toEqual(expected.keys.sort())
@@ -135,7 +157,10 @@ describe('ingesting a real PDS', () => {
     // account states include the deactivation and the reactivation
     const aliceAccount = events.filter((e) => e.did === alice && e.type === 'account')
     expect(aliceAccount.map((e) => (e.type === 'account' ? [e.active, e.status ?? null] : null))).toEqual(
-      expect.arrayContaining([[false, 'deactivated'], [true, null]]),
+      expect.arrayContaining([
+        [false, 'deactivated'],
+        [true, null],
+      ]),
     )
     // #sync (on reactivation) became a backfill job
     const jobs = (await readStream(redis, config.repoStream)).map(([, f]) => decodeRepoJob(f.repo ?? ''))
@@ -170,16 +195,20 @@ describe('ingesting a real PDS', () => {
     const registry = createRegistry('ingester')
     const producer = new StreamProducer({ redis, batchSize: 10, flushIntervalMs: 10 })
     const ctx = { config: cfg, redis, producer, metrics: createIngesterMetrics(registry), logger: quietLogger() }
-    await listReposInto(ctx, cfg.relayHosts[0] as string, { signal: new AbortController().signal, pageSize: 2 })
+    await listReposInto(ctx, cfg.relayHosts[0] as string, { signal: new AbortController().signal, pageSize: 2, fetch: peerFetch })
     await producer.close()
-    const listed = await (await fetch(`${pdsUrl}/xrpc/com.atproto.sync.listRepos?limit=1000`)).json() as { repos: { did: string; rev: string; active: boolean; status?: string }[] }
+    const listed = (await (await fetch(`${pdsUrl}/xrpc/com.atproto.sync.listRepos?limit=1000`)).json()) as {
+      repos: { did: string; rev: string; active: boolean; status?: string }[]
+    }
     const jobs = (await readStream(redis, cfg.repoStream)).map(([, f]) => decodeRepoJob(f.repo ?? ''))
-    expect(jobs).toEqual(listed.repos.map((r) => ({ did: r.did, host: pdsUrl, rev: r.rev, active: r.active, ...(r.status ? { status: r.status } : {}) })))
+    expect(jobs).toEqual(
+      listed.repos.map((r) => ({ did: r.did, host: pdsUrl, rev: r.rev, active: r.active, ...(r.status ? { status: r.status } : {}) })),
+    )
     expect(jobs.find((j) => j.did === dave)).toMatchObject({ active: false, status: 'deactivated' })
     expect(await redis.get(`${cfg.repoStream}:cursor:${pdsUrl.replace('http://', '')}`)).toBe(CURSOR_DONE)
     // a second run does nothing
     const p2 = new StreamProducer({ redis })
-    await listReposInto({ ...ctx, producer: p2 }, cfg.relayHosts[0] as string, { signal: new AbortController().signal })
+    await listReposInto({ ...ctx, producer: p2 }, cfg.relayHosts[0] as string, { signal: new AbortController().signal, fetch: peerFetch })
     await p2.close()
     expect(await redis.xlen(cfg.repoStream)).toBe(jobs.length)
 
@@ -187,10 +216,16 @@ describe('ingesting a real PDS', () => {
     const cfg2 = testConfig({ INGESTER_RELAY_HOSTS: pdsUrl, INGESTER_BACKFILL_REPOS: 'true' })
     const ing2 = await startIngester(cfg2, { logger: quietLogger(), http: false })
     try {
-      await waitFor(async () => (await redis.get(`${cfg2.repoStream}:cursor:${pdsUrl.replace('http://', '')}`)) === CURSOR_DONE, 10_000, 'listing done')
+      await waitFor(
+        async () => (await redis.get(`${cfg2.repoStream}:cursor:${pdsUrl.replace('http://', '')}`)) === CURSOR_DONE,
+        10_000,
+        'listing done',
+      )
       // Only the listing's jobs (they carry `active`): the live subscription runs meanwhile and
       // may enqueue a repo of its own (a #sync, or a commit it cannot read).
-      const listedJobs = (await readStream(redis, cfg2.repoStream)).map(([, f]) => decodeRepoJob(f.repo ?? '')).filter((j) => j.active !== undefined)
+      const listedJobs = (await readStream(redis, cfg2.repoStream))
+        .map(([, f]) => decodeRepoJob(f.repo ?? ''))
+        .filter((j) => j.active !== undefined)
       expect(listedJobs.map((j) => j.did).sort()).toEqual(listed.repos.map((r) => r.did).sort())
     } finally {
       await ing2.close()

@@ -8,7 +8,22 @@ const redis = newRedis()
 afterAll(() => redis.quit())
 const did = 'did:plc:reconnect00000000000000'
 const commit = (seq: number) =>
-  buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.feed.like', rkey: `l${seq}`, record: { $type: 'app.bsky.feed.like', subject: { uri: `at://${did}/app.bsky.feed.post/x`, cid: 'bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a' }, createdAt: new Date().toISOString() } }] })
+  buildCommitFrame({
+    seq,
+    did,
+    ops: [
+      {
+        action: 'create',
+        collection: 'app.bsky.feed.like',
+        rkey: `l${seq}`,
+        record: {
+          $type: 'app.bsky.feed.like',
+          subject: { uri: `at://${did}/app.bsky.feed.post/x`, cid: 'bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a' },
+          createdAt: new Date().toISOString(),
+        },
+      },
+    ],
+  })
 
 describe('reconnects', () => {
   it('resumes from the stored cursor, and goes live after FutureCursor', async () => {
@@ -33,7 +48,11 @@ describe('reconnects', () => {
       const text = await ing.registry.metrics()
       expect(metricValue(text, 'ingester_error_frames_total', { error: 'FutureCursor' })).toBe(1)
       // the cursor follows the host's new sequence
-      await waitFor(async () => (await redis.get(`${config.firehoseStream}:cursor:${server.url.replace('ws://', '')}`)) === '2', 5000, 'cursor 2')
+      await waitFor(
+        async () => (await redis.get(`${config.firehoseStream}:cursor:${server.url.replace('ws://', '')}`)) === '2',
+        5000,
+        'cursor 2',
+      )
     } finally {
       await ing.close()
       await server.close()

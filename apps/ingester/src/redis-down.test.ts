@@ -31,7 +31,11 @@ async function freePort(): Promise<number> {
 }
 
 function startRedis(port: number): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' })
+  return spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+    { stdio: 'ignore' },
+  )
 }
 
 describe('Redis down', () => {
@@ -44,11 +48,22 @@ describe('Redis down', () => {
     await waitFor(async () => (await probe.ping().catch(() => '')) === 'PONG', 5000, 'private redis')
 
     const TOTAL = 3000
-    const template = await buildCommitFrame({ seq: 0, did: 'did:plc:redisdownaaaaaaaaaaaaaaa', ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'r', record: { $type: 'app.bsky.feed.post', text: 'down', createdAt: new Date().toISOString() } }] })
+    const template = await buildCommitFrame({
+      seq: 0,
+      did: 'did:plc:redisdownaaaaaaaaaaaaaaa',
+      ops: [
+        {
+          action: 'create',
+          collection: 'app.bsky.feed.post',
+          rkey: 'r',
+          record: { $type: 'app.bsky.feed.post', text: 'down', createdAt: new Date().toISOString() },
+        },
+      ],
+    })
     const frames: SeqFrame[] = []
     for (let seq = 1; seq <= TOTAL; seq++) frames.push({ seq, bytes: withSeq(template, seq) })
     const relay = await startFrameServer((conn) => replayFrames(conn, frames, { perTick: 30, tickMs: 10 }))
-    const config = { ...testConfig({ INGESTER_RELAY_HOSTS: relay.url, INGESTER_BATCH_SIZE: '50' }), redisUrl: url }
+    const config = { ...testConfig({ INGESTER_RELAY_HOSTS: relay.url, INGESTER_WRITE_BATCH: '50' }), redisUrl: url }
     const ing = await startIngester(config, { logger: quietLogger(), http: false })
     const cursorKey = `${config.firehoseStream}:cursor:${relay.url.replace('ws://', '')}`
     try {

@@ -15,13 +15,32 @@ describe('sharded streams', () => {
     const frames: Uint8Array[] = []
     for (let seq = 1; seq <= 30; seq++) {
       const did = dids[seq % dids.length] as string
-      frames.push(await buildCommitFrame({ seq, did, ops: [{ action: 'create', collection: 'app.bsky.graph.follow', rkey: `f${seq}`, record: { $type: 'app.bsky.graph.follow', subject: dids[0] as string, createdAt: new Date().toISOString() } }] }))
+      frames.push(
+        await buildCommitFrame({
+          seq,
+          did,
+          ops: [
+            {
+              action: 'create',
+              collection: 'app.bsky.graph.follow',
+              rkey: `f${seq}`,
+              record: { $type: 'app.bsky.graph.follow', subject: dids[0] as string, createdAt: new Date().toISOString() },
+            },
+          ],
+        }),
+      )
     }
-    const server = await startFrameServer((conn) => frames.forEach((f) => conn.ws.send(f)))
+    const server = await startFrameServer((conn) => {
+      for (const f of frames) conn.ws.send(f)
+    })
     const config = testConfig({ INGESTER_RELAY_HOSTS: server.url, STREAM_SHARDS: '3' })
     const ing = await startIngester(config, { logger: quietLogger(), http: false })
     try {
-      await waitFor(async () => (await redis.get(`${config.firehoseStream}:cursor:${server.url.replace('ws://', '')}`)) === '30', 10_000, 'cursor 30')
+      await waitFor(
+        async () => (await redis.get(`${config.firehoseStream}:cursor:${server.url.replace('ws://', '')}`)) === '30',
+        10_000,
+        'cursor 30',
+      )
       let total = 0
       for (const shard of allShards(config.firehoseStream, 3)) {
         const events = await readEvents(redis, shard)

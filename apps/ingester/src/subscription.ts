@@ -18,6 +18,13 @@ export interface SubscriptionOptions {
   /** Called synchronously for every binary message, in order. */
   onFrame: (bytes: Buffer) => void
   stallTimeoutMs: number
+  /**
+   * Largest websocket message accepted. A longer one is not read: `ws` closes the connection
+   * (1009) as soon as the frame header announces it, `onOversized` is called, and the loop
+   * reconnects from the owner's cursor.
+   */
+  maxFrameBytes: number
+  onOversized?: () => void
   reconnectInitialMs: number
   reconnectMaxMs: number
   logger: Logger
@@ -122,7 +129,11 @@ export class Subscription {
       let gotFrames = false
       let ws: WebSocket
       try {
-        ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.opts.stallTimeoutMs })
+        ws = new WebSocket(url, {
+          perMessageDeflate: false,
+          handshakeTimeout: this.opts.stallTimeoutMs,
+          maxPayload: this.opts.maxFrameBytes,
+        })
       } catch (err) {
         log.error({ err, url }, 'cannot open websocket')
         resolve(false)
@@ -159,6 +170,14 @@ export class Subscription {
         this.lastActivity = Date.now()
       })
       ws.on('error', (err) => {
+        if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          log.error(
+            { maxFrameBytes: this.opts.maxFrameBytes, cursor: this.opts.cursor() },
+            'frame larger than the limit refused; reconnecting from the cursor',
+          )
+          this.opts.onOversized?.()
+          return
+        }
         log.warn({ err: err.message, url }, 'websocket error')
       })
       ws.on('close', (code, reason) => {

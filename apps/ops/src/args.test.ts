@@ -8,7 +8,14 @@ import { renderTable } from './table.js'
 
 describe('parseDuration', () => {
   it.each([
-    ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['1h30m', 5_400_000], ['2d', 172_800_000], ['1500', 1500], ['1.5s', 1500],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['1h30m', 5_400_000],
+    ['2d', 172_800_000],
+    ['1500', 1500],
+    ['1.5s', 1500],
   ])('%s = %d ms', (s, ms) => expect(parseDuration('x', s)).toBe(ms))
   it.each(['', '5', 'abc', '5 m', '-1s', '1w', 'm5'].filter((s) => s !== '5'))('rejects "%s"', (s) => {
     expect(() => parseDuration('older-than', s)).toThrow(UsageError)
@@ -17,7 +24,14 @@ describe('parseDuration', () => {
 })
 
 it('formatDuration', () => {
-  expect([null, 950, 42_000, 192_000, 5 * 3600_000 + 120_000, 2 * 86_400_000 + 3 * 3600_000].map(formatDuration)).toEqual(['-', '950ms', '42s', '3m12s', '5h02m', '2d03h'])
+  expect([null, 950, 42_000, 192_000, 5 * 3600_000 + 120_000, 2 * 86_400_000 + 3 * 3600_000].map(formatDuration)).toEqual([
+    '-',
+    '950ms',
+    '42s',
+    '3m12s',
+    '5h02m',
+    '2d03h',
+  ])
   expect(entryAgeMs('1000-0', 3000)).toBe(2000)
 })
 
@@ -73,6 +87,15 @@ it('checkCursorValue', () => {
 })
 
 it('renderTable aligns columns and right-aligns numbers', () => {
-  const out = renderTable([{ a: 'x', n: 5 }, { a: 'longer', n: 1234 }], [{ header: 'name', value: (r) => r.a }, { header: 'n', value: (r) => r.n }])
+  const out = renderTable(
+    [
+      { a: 'x', n: 5 },
+      { a: 'longer', n: 1234 },
+    ],
+    [
+      { header: 'name', value: (r) => r.a },
+      { header: 'n', value: (r) => r.n },
+    ],
+  )
   expect(out).toBe('NAME       N\nx          5\nlonger  1234\n')
 })

@@ -35,7 +35,9 @@ describe('ops on a Redis Cluster with sharded streams', () => {
 
   it('enqueues to every shard, lists streams on every node, replays sharded DLQs, round-trips a cursor', async () => {
     const dids = Array.from({ length: 30 }, (_, i) => `did:plc:clu${i}`)
-    const r = await opsJson<{ enqueued: number; streams: Record<string, number> }>(['backfill', 'enqueue', ...dids, '--stream', base], { env: env() })
+    const r = await opsJson<{ enqueued: number; streams: Record<string, number> }>(['backfill', 'enqueue', ...dids, '--stream', base], {
+      env: env(),
+    })
     expect(r.enqueued).toBe(30)
     expect(Object.keys(r.streams).sort()).toEqual(allShards(base, 3))
 
@@ -44,7 +46,11 @@ describe('ops on a Redis Cluster with sharded streams', () => {
     expect(ls.reduce((n, s) => n + s.length, 0)).toBe(30)
 
     for (const s of allShards(base, 3)) {
-      await writeDeadLetter(redis, { repo: '{"did":"did:plc:dead","host":""}' }, { error: 'x', attempts: 3, consumer: 'c', sourceStream: s, sourceId: '1-0' })
+      await writeDeadLetter(
+        redis,
+        { repo: '{"did":"did:plc:dead","host":""}' },
+        { error: 'x', attempts: 3, consumer: 'c', sourceStream: s, sourceId: '1-0' },
+      )
     }
     expect((await opsJson<{ total: number }>(['dlq', 'ls', '--stream', base], { env: env() })).total).toBe(3)
     const replay = await ops(['dlq', 'replay', '--all', '--stream', base, '--yes'], { env: env() })

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis'
 import type { RedisClient } from '@firehose/streams'
+import { createPeerFetch, createPeerPolicy, parseNetworkList, type NetworkList, type PeerFetch } from '@firehose/atproto'
 import { parseIntOption, type Parsed } from './args.js'
 import { OpsError, UsageError } from './errors.js'
 import { renderTable, type Column } from './table.js'
@@ -24,6 +25,21 @@ export class Context {
     this.shards = shards ? parseIntOption('shards', shards, 1, 1024) : 1
   }
 
+  /**
+   * The fetch for peers (listRepos of a host): the outgoing-request policy, with the special
+   * networks of ALLOW_PRIVATE_NETWORKS allowed.
+   */
+  get peerFetch(): PeerFetch {
+    let allow: NetworkList
+    try {
+      allow = parseNetworkList(this.env.ALLOW_PRIVATE_NETWORKS)
+    } catch (e) {
+      throw new UsageError(`ALLOW_PRIVATE_NETWORKS: ${(e as Error).message}`)
+    }
+    return (this.fetcher ??= createPeerFetch(createPeerPolicy(allow), { maxBodyBytes: 16 * 1024 * 1024 }))
+  }
+  private fetcher: PeerFetch | undefined
+
   get redisUrl(): string {
     const url = str(this.args, 'redis-url') ?? this.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
     let u: URL
@@ -32,13 +48,17 @@ export class Context {
     } catch {
       throw new UsageError(`--redis-url / REDIS_URL must be a redis:// URL, got "${url}"`)
     }
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`--redis-url / REDIS_URL must use redis: or rediss:, got "${u.protocol}"`)
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+      throw new UsageError(`--redis-url / REDIS_URL must use redis: or rediss:, got "${u.protocol}"`)
     return url
   }
 
   get clusterNodes(): string[] {
     const v = str(this.args, 'cluster-nodes') ?? this.env.REDIS_CLUSTER_NODES ?? ''
-    return v.split(',').map((s) => s.trim()).filter(Boolean)
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   }
 
   /** Connect once; fail within a few seconds with a clear message when Redis is unreachable. */
@@ -82,15 +102,15 @@ export class Context {
 
   /** `--json`: the data as JSON; otherwise a table (or `empty` when there are no rows). */
   print<R>(rows: R[], columns: Column<R>[], empty = '(none)\n'): void {
-    if (this.json) this.out(JSON.stringify(rows, null, 2) + '\n')
+    if (this.json) this.out(`${JSON.stringify(rows, null, 2)}\n`)
     else this.out(rows.length === 0 ? empty : renderTable(rows, columns))
   }
   printJsonOr(data: unknown, text: string): void {
-    this.out(this.json ? JSON.stringify(data, null, 2) + '\n' : text.endsWith('\n') ? text : text + '\n')
+    this.out(this.json ? `${JSON.stringify(data, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`)
   }
   /** Notes for people (dry-run hints, progress) go to stderr so stdout stays parseable. */
   note(s: string): void {
-    this.err(s.endsWith('\n') ? s : s + '\n')
+    this.err(s.endsWith('\n') ? s : `${s}\n`)
   }
 }
 

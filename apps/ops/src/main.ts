@@ -3,8 +3,7 @@
  * firehose-ops: an operator CLI over the Redis streams (asynq style). Read-only unless `--yes`;
  * tables for people, `--json` for scripts. Exit codes: 0 ok, 1 runtime error, 2 usage error.
  */
-import { fileURLToPath } from 'node:url'
-import { realpathSync } from 'node:fs'
+import { isEntryPoint } from '@firehose/service'
 import { GLOBAL_OPTIONS, parse } from './args.js'
 import type { Command } from './command.js'
 import { backfillCommands } from './commands/backfill.js'
@@ -15,6 +14,7 @@ import { groupsCommands } from './commands/groups.js'
 import { streamsCommands } from './commands/streams.js'
 import { Context, type Env } from './context.js'
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, OpsError, UsageError } from './errors.js'
+import { escapeControl, terminalSafe } from './terminal-safe.js'
 
 export const COMMANDS: Command[] = [
   ...streamsCommands,
@@ -40,7 +40,11 @@ export function usage(): string {
 const commandUsage = (c: Command): string => `usage: ops ${c.usage}\n  ${c.summary}\n\n${GLOBAL_HELP}\n`
 
 /** Global string options take a value: skip it when looking for the command words. */
-const TAKES_VALUE = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, o]) => o.type === 'string').map(([k]) => `--${k}`))
+const TAKES_VALUE = new Set(
+  Object.entries(GLOBAL_OPTIONS)
+    .filter(([, o]) => o.type === 'string')
+    .map(([k]) => `--${k}`),
+)
 
 /** Find the command named by the first one or two words of argv; return it and the other arguments. */
 export function resolve(argv: string[]): { command: Command | undefined; rest: string[]; words: string[] } {
@@ -72,7 +76,13 @@ export interface Io {
   err: (s: string) => void
 }
 
-export async function run(argv: string[], env: Env, io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+export async function run(
+  argv: string[],
+  env: Env,
+  rawIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+): Promise<number> {
+  // everything printed may hold text from remote peers: control characters are shown, not obeyed
+  const io: Io = { out: terminalSafe(rawIo.out), err: terminalSafe(rawIo.err) }
   const { command, rest, words } = resolve(argv)
   const wantsHelp = argv.includes('--help') || argv.includes('-h')
   if (!command) {
@@ -118,21 +128,13 @@ export async function run(argv: string[], env: Env, io: Io = { out: (s) => proce
   }
 }
 
-const isMain = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
-  } catch {
-    return false
-  }
-})()
-
-if (isMain) {
+if (isEntryPoint(import.meta.url)) {
   run(process.argv.slice(2), process.env).then(
     (code) => {
       process.exitCode = code
     },
     (e: unknown) => {
-      process.stderr.write(`error: ${e instanceof Error ? e.stack : String(e)}\n`)
+      process.stderr.write(escapeControl(`error: ${e instanceof Error ? e.stack : String(e)}\n`))
       process.exitCode = EXIT_RUNTIME
     },
   )

@@ -1,14 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
-import { GROUPS, STREAMS, type RedisClient } from '@firehose/streams'
+import { GROUPS, readGroups, replyToObject, STREAMS, type RedisClient } from '@firehose/streams'
 import { OpsError } from './errors.js'
-
-/** `[k, v, k, v]` replies of XINFO → object (values left as Redis returned them). */
-export function pairs(reply: unknown): Record<string, unknown> {
-  const arr = reply as unknown[]
-  const o: Record<string, unknown> = {}
-  for (let i = 0; i + 1 < arr.length; i += 2) o[String(arr[i])] = arr[i + 1]
-  return o
-}
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
 
@@ -52,7 +44,7 @@ export async function streamInfo(redis: RedisClient, stream: string): Promise<St
     if (/no such key/i.test(String(e))) return null
     throw e
   }
-  const o = pairs(reply)
+  const o = replyToObject(reply)
   const first = o['first-entry'] as [string, unknown] | null
   const last = o['last-entry'] as [string, unknown] | null
   return {
@@ -76,24 +68,14 @@ export interface GroupInfo {
 }
 
 export async function groupsOf(redis: RedisClient, stream: string): Promise<GroupInfo[]> {
-  let reply: unknown[]
-  try {
-    reply = (await redis.xinfo('GROUPS', stream)) as unknown[]
-  } catch (e) {
-    if (/no such key/i.test(String(e))) return []
-    throw e
-  }
-  return reply.map((g) => {
-    const o = pairs(g)
-    return {
-      stream,
-      group: String(o.name),
-      consumers: Number(o.consumers ?? 0),
-      pending: Number(o.pending ?? 0),
-      lag: num(o.lag),
-      lastDeliveredId: String(o['last-delivered-id'] ?? ''),
-    }
-  })
+  return (await readGroups(redis, stream)).map((g) => ({
+    stream,
+    group: g.name,
+    consumers: g.consumers,
+    pending: g.pending,
+    lag: g.lag,
+    lastDeliveredId: g.lastDeliveredId,
+  }))
 }
 
 export interface ConsumerInfo {
@@ -113,20 +95,26 @@ export async function consumersOf(redis: RedisClient, stream: string, group: str
     throw groupError(e, stream, group)
   }
   return reply.map((c) => {
-    const o = pairs(c)
+    const o = replyToObject(c)
     const inactive = num(o.inactive)
-    return { name: String(o.name), pending: Number(o.pending ?? 0), idleMs: Number(o.idle ?? 0), inactiveMs: inactive === null || inactive < 0 ? null : inactive }
+    return {
+      name: String(o.name),
+      pending: Number(o.pending ?? 0),
+      idleMs: Number(o.idle ?? 0),
+      inactiveMs: inactive === null || inactive < 0 ? null : inactive,
+    }
   })
 }
 
 /** A NOGROUP / missing-key reply as an error naming the stream, group, and the groups that exist. */
 export function groupError(e: unknown, stream: string, group: string): Error {
   const msg = String(e instanceof Error ? e.message : e)
-  if (/NOGROUP|no such key/i.test(msg)) return new OpsError(`stream "${stream}" has no consumer group "${group}" (see: ops groups ls ${stream})`)
+  if (/NOGROUP|no such key/i.test(msg))
+    return new OpsError(`stream "${stream}" has no consumer group "${group}" (see: ops groups ls ${stream})`)
   return e instanceof Error ? e : new Error(msg)
 }
 
-/** The group our workers use on a stream, as DESIGN.md names them. */
+/** The group our workers use on a stream, as docs/design.md names them. */
 export function defaultGroup(stream: string): string | undefined {
   const base = stream.replace(/:\{\d+\}$/, '')
   if (base === STREAMS.firehoseLive || base === STREAMS.firehoseBackfill) return GROUPS.indexer

@@ -1,4 +1,6 @@
 /** A small aligned-column printer for people; `--json` output bypasses it. */
+import { escapeControl } from './terminal-safe.js'
+
 export type Cell = string | number | boolean | null | undefined
 
 export interface Column<R> {
@@ -15,7 +17,8 @@ const show = (c: Cell): string => (c === null || c === undefined || c === '' ? '
 export function renderTable<R>(rows: R[], columns: Column<R>[]): string {
   const cells = rows.map((r) =>
     columns.map((c) => {
-      const s = show(c.value(r)).replace(/\s+/g, ' ')
+      // escaped before measuring, so that the columns stay aligned
+      const s = escapeControl(show(c.value(r)).replace(/\s+/g, ' '))
       return c.max && s.length > c.max ? `${s.slice(0, c.max - 1)}…` : s
     }),
   )
@@ -26,5 +29,5 @@ export function renderTable<R>(rows: R[], columns: Column<R>[]): string {
       .map((v, i) => (right[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
       .join('  ')
       .trimEnd()
-  return [line(columns.map((c) => c.header.toUpperCase())), ...cells.map(line)].join('\n') + '\n'
+  return `${[line(columns.map((c) => c.header.toUpperCase())), ...cells.map(line)].join('\n')}\n`
 }

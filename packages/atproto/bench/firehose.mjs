@@ -27,4 +27,6 @@ run()
 const s = performance.now()
 const events = run()
 const ms = performance.now() - s
-console.log(`${N} frames (${events} events) in ${ms.toFixed(0)} ms: ${((N / ms) * 1000).toFixed(0)} frames/s, avg frame ${(frames.reduce((a, f) => a + f.length, 0) / frames.length).toFixed(0)} bytes`)
+console.log(
+  `${N} frames (${events} events) in ${ms.toFixed(0)} ms: ${((N / ms) * 1000).toFixed(0)} frames/s, avg frame ${(frames.reduce((a, f) => a + f.length, 0) / frames.length).toFixed(0)} bytes`,
+)

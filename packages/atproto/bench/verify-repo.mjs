@@ -20,8 +20,13 @@ const toIpld = (v) => {
 }
 const keypair = await Secp256k1Keypair.create()
 const storage = new MemoryBlockstore()
-const writes = generateRecords(N, did).map((r) => ({ action: WriteOpAction.Create, collection: r.collection, rkey: r.rkey, record: toIpld(r.record) }))
-let t = performance.now()
+const writes = generateRecords(N, did).map((r) => ({
+  action: WriteOpAction.Create,
+  collection: r.collection,
+  rkey: r.rkey,
+  record: toIpld(r.record),
+}))
+const t = performance.now()
 const repo = await Repo.create(storage, did, keypair, writes)
 const chunks = []
 for await (const c of getFullRepo(storage, repo.cid)) chunks.push(c)
@@ -58,7 +63,9 @@ const run = async (name, fn) => {
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const med = median(times)
   // CPU time (process, incl. GC threads) is steadier than wall time on a shared machine
-  console.log(`${name.padEnd(16)} wall median ${med.toFixed(1)} ms (${((N / med) * 1000).toFixed(0)} records/s), min ${Math.min(...times).toFixed(1)} ms; cpu median ${median(cpus).toFixed(1)} ms`)
+  console.log(
+    `${name.padEnd(16)} wall median ${med.toFixed(1)} ms (${((N / med) * 1000).toFixed(0)} records/s), min ${Math.min(...times).toFixed(1)} ms; cpu median ${median(cpus).toFixed(1)} ms`,
+  )
   return Math.min(...times)
 }
 const a = await run('ours', ours)

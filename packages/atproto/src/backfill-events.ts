@@ -1,6 +1,6 @@
 /**
  * A verified repo → `firehose_backfill` events: one `create` per record, then one `repo` event
- * (DESIGN.md: backfilled events carry seq -2). Lazy, like `VerifiedRepo.records`.
+ * (docs/design.md: backfilled events carry seq -2). Lazy, like `VerifiedRepo.records`.
  */
 import type { RecordWriteEvent, RepoEvent } from './events.js'
 import type { JsonSink } from './json-sink.js'

@@ -27,7 +27,13 @@ describe('readCar', () => {
     const b = new Uint8Array([1, 2, 3])
     const aCid = CID.createV1(dagCbor.code, await sha256.digest(a))
     const bCid = CID.createV1(raw.code, await sha256.digest(b))
-    const bytes = await ipldCar([aCid], [{ cid: aCid, bytes: a }, { cid: bCid, bytes: b }])
+    const bytes = await ipldCar(
+      [aCid],
+      [
+        { cid: aCid, bytes: a },
+        { cid: bCid, bytes: b },
+      ],
+    )
     const car = readCar(bytes)
     expect(car.roots.map(cidBytesToString)).toEqual([aCid.toString()])
     expect(car.blocks.size).toBe(2)
@@ -36,7 +42,17 @@ describe('readCar', () => {
     expect(got.buffer).toBe(bytes.buffer) // no copy
     expect([...car.blocks.entries()].map(([cid]) => cid).sort()).toEqual([aCid.toString(), bCid.toString()].sort())
     // our writer produces the same bytes
-    expect(Buffer.from(encodeCar([aCid.bytes], [{ cid: aCid.bytes, bytes: a }, { cid: bCid.bytes, bytes: b }])).equals(Buffer.from(bytes))).toBe(true)
+    expect(
+      Buffer.from(
+        encodeCar(
+          [aCid.bytes],
+          [
+            { cid: aCid.bytes, bytes: a },
+            { cid: bCid.bytes, bytes: b },
+          ],
+        ),
+      ).equals(Buffer.from(bytes)),
+    ).toBe(true)
   })
 
   it('checks blocks against CIDs unless told not to', async () => {

@@ -43,7 +43,10 @@ export class CarReader {
   private pos: number
   private readonly verify: boolean
 
-  constructor(private readonly bytes: Uint8Array, options: ReadCarOptions = {}) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    options: ReadCarOptions = {},
+  ) {
     this.verify = options.verifyBlocks ?? true
     const end = bytes.length
     const headerLength = readVarint(bytes, 0)
@@ -95,7 +98,11 @@ const readBlocks = (bytes: Uint8Array, from: number, upTo: number, blocks: Block
     if (verify) {
       sha256Into(bytes, cidStart + 36, entryEnd)
       if (!sha256WordsEqual(bytes, cidStart + 4)) {
-        throw new VerificationError('cid-mismatch', 'block bytes do not match their CID', cidBytesToString(bytes.subarray(cidStart, cidStart + 36)))
+        throw new VerificationError(
+          'cid-mismatch',
+          'block bytes do not match their CID',
+          cidBytesToString(bytes.subarray(cidStart, cidStart + 36)),
+        )
       }
     }
     blocks.setAt(bytes, cidStart, 36, bytes, cidStart + 36, entryEnd)

@@ -38,6 +38,4 @@ export const cidForDagCbor = (data: Uint8Array): Uint8Array => {
 }
 
 /** A string key for a binary CID, cheap to compute (latin1 of the bytes; not for display). */
-export const cidKey = (cid: Uint8Array): string =>
-  Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('latin1')
-
+export const cidKey = (cid: Uint8Array): string => Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('latin1')

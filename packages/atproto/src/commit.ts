@@ -22,8 +22,7 @@ export interface Commit {
 
 /** Decodes and shape-checks a commit block. Throws `VerificationError('bad-commit')`. */
 export const decodeCommit = (cid: Uint8Array, bytes: Uint8Array): Commit => {
-  const bad = (message: string, cause?: unknown) =>
-    new VerificationError('bad-commit', message, cidBytesToString(cid), { cause })
+  const bad = (message: string, cause?: unknown) => new VerificationError('bad-commit', message, cidBytesToString(cid), { cause })
   let raw: unknown
   try {
     raw = decodeCbor(bytes)
@@ -78,7 +77,8 @@ export const verifyCommitSignature = async (commit: Commit, key: string | FoundP
   } catch (err) {
     throw new VerificationError('bad-signature', `signature check failed: ${(err as Error).message}`, undefined, { cause: err })
   }
-  if (!ok) throw new VerificationError('bad-signature', `commit signature does not verify against ${typeof key === 'string' ? key : 'the key'}`)
+  if (!ok)
+    throw new VerificationError('bad-signature', `commit signature does not verify against ${typeof key === 'string' ? key : 'the key'}`)
 }
 
 /** Verifies a raw atproto signature (low-S, 64-byte compact) over `data` with a did:key. */

@@ -19,11 +19,7 @@ describe('signatures (interop crypto fixtures)', () => {
     expect(fixtures.some((f) => f.tags.includes('high-s'))).toBe(true)
   })
   it.each(fixtures.map((f) => [f.comment, f] as const))('%s', async (_c, f) => {
-    const ok = await verifyDidKeySignature(
-      f.publicKeyDid,
-      Buffer.from(f.messageBase64, 'base64'),
-      Buffer.from(f.signatureBase64, 'base64'),
-    )
+    const ok = await verifyDidKeySignature(f.publicKeyDid, Buffer.from(f.messageBase64, 'base64'), Buffer.from(f.signatureBase64, 'base64'))
     expect(ok).toBe(f.validSignature)
   })
 })

@@ -54,7 +54,7 @@ export class FrameDecodeError extends Error {
 export class CommitBlockError extends Error {
   override name = 'CommitBlockError'
   constructor(
-    readonly reason: 'missing-block' | 'cid-mismatch' | 'bad-record' | 'bad-message',
+    readonly reason: 'missing-block' | 'cid-mismatch' | 'bad-record' | 'bad-message' | 'too-many-ops' | 'blocks-too-large',
     readonly seq: number | undefined,
     readonly did: string | undefined,
     readonly path: string | undefined,

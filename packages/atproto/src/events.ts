@@ -1,5 +1,5 @@
 /**
- * Stream event shapes (DESIGN.md "Redis streams and keys"): the one definition lives in
+ * Stream event shapes (docs/design.md "Entry layout"): the one definition lives in
  * `@firehose/streams`, the owner of the wire format.
  */
 export type {

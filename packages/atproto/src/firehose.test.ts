@@ -41,7 +41,7 @@ const withLinks = {
 const commitFrame = async (opts: { dropRecord?: boolean; corrupt?: boolean } = {}) => {
   const a = await block(post)
   const b = await block(withLinks)
-  const commit = await block({ did: DID, version: 3, data: a.cid, rev: '3kabc', prev: null, sig: new Uint8Array(64) })
+  const commit = await block({ did: DID, version: 3, data: a.cid, rev: '3kabcaaaaaaaa', prev: null, sig: new Uint8Array(64) })
   let recordA = a
   if (opts.corrupt) recordA = { cid: a.cid, bytes: dagCbor.encode({ ...post, text: 'tampered' }) }
   const blocks = [commit, ...(opts.dropRecord ? [] : [recordA]), b]
@@ -51,7 +51,7 @@ const commitFrame = async (opts: { dropRecord?: boolean; corrupt?: boolean } = {
     tooBig: false,
     repo: DID,
     commit: commit.cid,
-    rev: '3kabc',
+    rev: '3kabcaaaaaaaa',
     since: null,
     blocks: await car([commit.cid], blocks),
     ops: [
@@ -75,7 +75,7 @@ describe('subscribeRepos #commit → events', () => {
   it('maps create/update/delete ops with records in lex JSON', async () => {
     const { bytes, commitCid, a, b } = await commitFrame()
     const result = map(bytes)
-    const common = { seq: 42, time: TIME, did: DID, commit: commitCid, rev: '3kabc' }
+    const common = { seq: 42, time: TIME, did: DID, commit: commitCid, rev: '3kabcaaaaaaaa' }
     expect(result).toEqual({
       kind: 'events',
       seq: 42,
@@ -116,7 +116,9 @@ describe('subscribeRepos #commit → events', () => {
 
   it('a record block whose bytes do not match its CID fails the frame', async () => {
     const { bytes } = await commitFrame({ corrupt: true })
-    expect(() => map(bytes)).toThrow(expect.objectContaining({ name: 'CommitBlockError', reason: 'cid-mismatch', path: 'app.bsky.feed.post/3kaaa' }))
+    expect(() => map(bytes)).toThrow(
+      expect.objectContaining({ name: 'CommitBlockError', reason: 'cid-mismatch', path: 'app.bsky.feed.post/3kaaa' }),
+    )
   })
 
   it('the testing helper builds frames that map back to their ops', async () => {
@@ -141,13 +143,98 @@ describe('subscribeRepos #commit → events', () => {
 
   it('a legacy tooBig commit asks for a backfill instead of failing on its missing blocks', async () => {
     const a = await block(post)
-    const body = { seq: 43, rebase: false, tooBig: true, repo: DID, commit: a.cid, rev: '3kabd', since: null, blocks: new Uint8Array(0), ops: [{ action: 'create', path: 'app.bsky.feed.post/3kaaa', cid: a.cid }], blobs: [], time: TIME }
-    expect(map(frame({ op: 1, t: '#commit' }, body))).toEqual({ kind: 'sync', seq: 43, time: TIME, did: DID, rev: '3kabd' })
+    const body = {
+      seq: 43,
+      rebase: false,
+      tooBig: true,
+      repo: DID,
+      commit: a.cid,
+      rev: '3kabdaaaaaaaa',
+      since: null,
+      blocks: new Uint8Array(0),
+      ops: [{ action: 'create', path: 'app.bsky.feed.post/3kaaa', cid: a.cid }],
+      blobs: [],
+      time: TIME,
+    }
+    expect(map(frame({ op: 1, t: '#commit' }, body))).toEqual({ kind: 'sync', seq: 43, time: TIME, did: DID, rev: '3kabdaaaaaaaa' })
+  })
+
+  it('the lexicon limits: more than 200 ops or blocks over 2,000,000 bytes refuse the commit (CommitBlockError, repo known)', async () => {
+    const a = await block(post)
+    const base = {
+      seq: 44,
+      rebase: false,
+      tooBig: false,
+      repo: DID,
+      commit: a.cid,
+      rev: '3kabdaaaaaaaa',
+      since: null,
+      blobs: [],
+      time: TIME,
+    }
+    const op = (i: number) => ({ action: 'delete', path: `app.bsky.feed.post/3kaaa${i}`, cid: null })
+    const many = map(
+      frame({ op: 1, t: '#commit' }, { ...base, blocks: new Uint8Array(0), ops: Array.from({ length: 200 }, (_, i) => op(i)) }),
+    )
+    expect(many.kind === 'events' && many.events.length).toBe(200)
+    const tooMany = () =>
+      map(frame({ op: 1, t: '#commit' }, { ...base, blocks: new Uint8Array(0), ops: Array.from({ length: 201 }, (_, i) => op(i)) }))
+    expect(tooMany).toThrow(CommitBlockError)
+    expect(tooMany).toThrow(/too-many-ops/)
+    const large = () => map(frame({ op: 1, t: '#commit' }, { ...base, blocks: new Uint8Array(2_000_001), ops: [op(1)] }))
+    expect(large).toThrow(/blocks-too-large/)
+  })
+
+  it('syntax: an invalid collection or rkey drops its op alone; an invalid repo DID or rev drops the commit', async () => {
+    const a = await block(post)
+    const base = {
+      seq: 45,
+      rebase: false,
+      tooBig: false,
+      repo: DID,
+      commit: a.cid,
+      rev: '3kabdaaaaaaaa',
+      since: null,
+      blobs: [],
+      time: TIME,
+      blocks: new Uint8Array(0),
+    }
+    const del = (path: string) => ({ action: 'delete', path, cid: null })
+    const r = map(
+      frame(
+        { op: 1, t: '#commit' },
+        { ...base, ops: [del('app.bsky.feed.post/a/b'), del('app.bsky.feed.post/ok'), del('app..post/x'), del('app.bsky.feed.post/..')] },
+      ),
+    )
+    expect(r).toMatchObject({
+      kind: 'events',
+      seq: 45,
+      invalid: [
+        { reason: 'invalid-rkey', value: 'app.bsky.feed.post/a/b' },
+        { reason: 'invalid-collection', value: 'app..post/x' },
+        { reason: 'invalid-rkey', value: 'app.bsky.feed.post/..' },
+      ],
+    })
+    expect(r.kind === 'events' && r.events.map((e) => e.type === 'delete' && e.rkey)).toEqual(['ok'])
+    expect(map(frame({ op: 1, t: '#commit' }, { ...base, repo: 'did:plc:a b', ops: [del('app.bsky.feed.post/ok')] }))).toEqual({
+      kind: 'events',
+      seq: 45,
+      events: [],
+      invalid: [{ reason: 'invalid-did', value: 'did:plc:a b' }],
+    })
+    expect(map(frame({ op: 1, t: '#commit' }, { ...base, rev: '3kabd', ops: [del('app.bsky.feed.post/ok')] }))).toEqual({
+      kind: 'events',
+      seq: 45,
+      events: [],
+      invalid: [{ reason: 'invalid-rev', value: '3kabd' }],
+    })
   })
 
   it('a commit with a malformed body is a FrameDecodeError', () => {
     expect(() => map(frame({ op: 1, t: '#commit' }, { seq: 'x' }))).toThrow(FrameDecodeError)
-    expect(() => firehoseMessageToEvents('#commit', { seq: 1, repo: DID, time: TIME, rev: 'r', commit: 'notacid', ops: [] })).toThrow(FrameDecodeError)
+    expect(() => firehoseMessageToEvents('#commit', { seq: 1, repo: DID, time: TIME, rev: 'r', commit: 'notacid', ops: [] })).toThrow(
+      FrameDecodeError,
+    )
   })
 })
 
@@ -162,13 +249,16 @@ describe('subscribeRepos other messages', () => {
     expect(noHandle).toEqual({ kind: 'events', seq: 6, events: [{ type: 'identity', seq: 6, time: TIME, did: DID }] })
   })
 
-  it.each(['takendown', 'suspended', 'deleted', 'deactivated', 'desynchronized', 'throttled', 'some-future-status'])('#account with status %s', (status) => {
-    expect(map(frame({ op: 1, t: '#account' }, { seq: 9, did: DID, time: TIME, active: false, status }))).toEqual({
-      kind: 'events',
-      seq: 9,
-      events: [{ type: 'account', seq: 9, time: TIME, did: DID, active: false, status }],
-    })
-  })
+  it.each(['takendown', 'suspended', 'deleted', 'deactivated', 'desynchronized', 'throttled', 'some-future-status'])(
+    '#account with status %s',
+    (status) => {
+      expect(map(frame({ op: 1, t: '#account' }, { seq: 9, did: DID, time: TIME, active: false, status }))).toEqual({
+        kind: 'events',
+        seq: 9,
+        events: [{ type: 'account', seq: 9, time: TIME, did: DID, active: false, status }],
+      })
+    },
+  )
 
   it('#account active without status', () => {
     const r = map(frame({ op: 1, t: '#account' }, { seq: 10, did: DID, time: TIME, active: true }))
@@ -176,12 +266,16 @@ describe('subscribeRepos other messages', () => {
   })
 
   it('#sync asks for a backfill', async () => {
-    const body = { seq: 11, did: DID, time: TIME, rev: '3kzzz', blocks: new Uint8Array([1]) }
-    expect(map(frame({ op: 1, t: '#sync' }, body))).toEqual({ kind: 'sync', seq: 11, time: TIME, did: DID, rev: '3kzzz' })
+    const body = { seq: 11, did: DID, time: TIME, rev: '3kzzzaaaaaaaa', blocks: new Uint8Array([1]) }
+    expect(map(frame({ op: 1, t: '#sync' }, body))).toEqual({ kind: 'sync', seq: 11, time: TIME, did: DID, rev: '3kzzzaaaaaaaa' })
   })
 
   it('#info and unknown types', () => {
-    expect(map(frame({ op: 1, t: '#info' }, { name: 'OutdatedCursor', message: 'too old' }))).toEqual({ kind: 'info', name: 'OutdatedCursor', message: 'too old' })
+    expect(map(frame({ op: 1, t: '#info' }, { name: 'OutdatedCursor', message: 'too old' }))).toEqual({
+      kind: 'info',
+      name: 'OutdatedCursor',
+      message: 'too old',
+    })
     expect(map(frame({ op: 1, t: '#handle' }, { seq: 12, did: DID, handle: 'x' }))).toEqual({ kind: 'unknown', type: '#handle', seq: 12 })
   })
 })
@@ -222,7 +316,17 @@ describe('subscribeLabels', () => {
   it('#labels keeps every label field, sig as $bytes', () => {
     const sig = new Uint8Array(64).fill(7)
     const labels = [
-      { ver: 1, src: 'did:plc:labeler', uri: 'at://did:plc:x/app.bsky.feed.post/1', cid: 'bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a', val: 'spam', neg: false, cts: TIME, exp: '2025-01-01T00:00:00.000Z', sig },
+      {
+        ver: 1,
+        src: 'did:plc:labeler',
+        uri: 'at://did:plc:x/app.bsky.feed.post/1',
+        cid: 'bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a',
+        val: 'spam',
+        neg: false,
+        cts: TIME,
+        exp: '2025-01-01T00:00:00.000Z',
+        sig,
+      },
       { src: 'did:plc:labeler', uri: 'did:plc:x', val: '!hide', neg: true, cts: TIME },
     ]
     const f = decodeFrame(frame({ op: 1, t: '#labels' }, { seq: 100, labels }))

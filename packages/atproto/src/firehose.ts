@@ -13,11 +13,32 @@ import { cidMatchesBytes } from './cid.js'
 import { CommitBlockError, FrameDecodeError } from './errors.js'
 import type { AccountEvent, IdentityEvent, StreamEvent } from './events.js'
 import type { FrameBody } from './frames.js'
-import { decodeLexRecord } from './lex.js'
+import { decodeLexRecord, type LexRecord } from './lex.js'
+import { isValidDid, isValidNsid, isValidRecordKey, isValidTid } from './syntax.js'
+
+/**
+ * Limits of a `#commit` (lexicon com.atproto.sync.subscribeRepos#commit): `ops` maxLength 200,
+ * `blocks` maxLength 2,000,000 bytes. A commit past either is refused whole (CommitBlockError).
+ */
+export const MAX_COMMIT_OPS = 200
+export const MAX_COMMIT_BLOCKS_BYTES = 2_000_000
+
+/** Why an op (or a whole message) was dropped for its syntax. */
+export type InvalidReason = 'invalid-did' | 'invalid-rev' | 'invalid-collection' | 'invalid-rkey'
+
+/** An op or message dropped for its syntax; `value` is the offending text (unbounded: cut it before logging). */
+export interface InvalidItem {
+  reason: InvalidReason
+  value: string
+}
 
 export type FirehoseResult =
-  /** `#commit`, `#identity`, `#account`: the events to write (a commit with no ops gives none) */
-  | { kind: 'events'; seq: number; events: StreamEvent[] }
+  /**
+   * `#commit`, `#identity`, `#account`: the events to write (a commit with no ops gives none).
+   * `invalid`: ops dropped for their syntax (or the whole message, for a bad DID or rev); the
+   * rest of the commit is in `events`.
+   */
+  | { kind: 'events'; seq: number; events: StreamEvent[]; invalid?: InvalidItem[] }
   /**
    * `#sync` (the repo's state was reset), or a legacy `#commit` with `tooBig: true` (its ops'
    * blocks were left out): enqueue the DID for backfill
@@ -45,11 +66,14 @@ export const firehoseMessageToEvents = (type: string, body: FrameBody): Firehose
     case '#commit':
       return commitToEvents(body)
     case '#identity': {
+      const seq = int(type, body, 'seq')
+      const did = str(type, body, 'did')
+      if (!isValidDid(did)) return dropped(seq, 'invalid-did', did)
       const event: IdentityEvent = {
         type: 'identity',
-        seq: int(type, body, 'seq'),
+        seq,
         time: str(type, body, 'time'),
-        did: str(type, body, 'did'),
+        did,
       }
       const handle = optStr(type, body, 'handle')
       if (handle !== undefined) event.handle = handle
@@ -58,25 +82,28 @@ export const firehoseMessageToEvents = (type: string, body: FrameBody): Firehose
     case '#account': {
       const active = body.active
       if (typeof active !== 'boolean') throw new FrameDecodeError('#account message: `active` is not a boolean')
+      const seq = int(type, body, 'seq')
+      const did = str(type, body, 'did')
+      if (!isValidDid(did)) return dropped(seq, 'invalid-did', did)
       const event: AccountEvent = {
         type: 'account',
-        seq: int(type, body, 'seq'),
+        seq,
         time: str(type, body, 'time'),
-        did: str(type, body, 'did'),
+        did,
         active,
       }
       const status = optStr(type, body, 'status')
       if (status !== undefined) event.status = status
       return { kind: 'events', seq: event.seq, events: [event] }
     }
-    case '#sync':
-      return {
-        kind: 'sync',
-        seq: int(type, body, 'seq'),
-        time: str(type, body, 'time'),
-        did: str(type, body, 'did'),
-        rev: str(type, body, 'rev'),
-      }
+    case '#sync': {
+      const seq = int(type, body, 'seq')
+      const did = str(type, body, 'did')
+      const rev = str(type, body, 'rev')
+      if (!isValidDid(did)) return dropped(seq, 'invalid-did', did)
+      if (!isValidTid(rev)) return dropped(seq, 'invalid-rev', rev)
+      return { kind: 'sync', seq, time: str(type, body, 'time'), did, rev }
+    }
     case '#info': {
       const message = optStr(type, body, 'message')
       const name = str(type, body, 'name')
@@ -89,6 +116,14 @@ export const firehoseMessageToEvents = (type: string, body: FrameBody): Firehose
   }
 }
 
+/** A message dropped whole for its syntax: nothing to write, its seq still handled. */
+const dropped = (seq: number, reason: InvalidReason, value: string): FirehoseResult => ({
+  kind: 'events',
+  seq,
+  events: [],
+  invalid: [{ reason, value }],
+})
+
 const commitToEvents = (body: FrameBody): FirehoseResult => {
   const t = '#commit'
   const seq = int(t, body, 'seq')
@@ -99,10 +134,18 @@ const commitToEvents = (body: FrameBody): FirehoseResult => {
   if (!(commitLink instanceof CidLinkWrapper)) throw new FrameDecodeError('#commit message: `commit` is not a CID link')
   const ops = body.ops
   if (!Array.isArray(ops)) throw new FrameDecodeError('#commit message: `ops` is not an array')
+  // a bad DID or rev concerns every op: the whole commit is dropped (and no backfill of a non-DID)
+  if (!isValidDid(did)) return dropped(seq, 'invalid-did', did)
+  if (!isValidTid(rev)) return dropped(seq, 'invalid-rev', rev)
   if (body.tooBig === true) return { kind: 'sync', seq, time, did, rev }
   const commit = commitLink.$link
   const fail = (reason: CommitBlockError['reason'], path: string | undefined, message: string, cause?: unknown) =>
     new CommitBlockError(reason, seq, did, path, message, { cause })
+  if (ops.length > MAX_COMMIT_OPS) throw fail('too-many-ops', undefined, `${ops.length} ops (at most ${MAX_COMMIT_OPS})`)
+  if (body.blocks instanceof BytesWrapper && body.blocks.buf.length > MAX_COMMIT_BLOCKS_BYTES) {
+    throw fail('blocks-too-large', undefined, `\`blocks\` of ${body.blocks.buf.length} bytes (at most ${MAX_COMMIT_BLOCKS_BYTES})`)
+  }
+  let invalid: InvalidItem[] | undefined
 
   let blocks: BlockMap | undefined
   const getBlocks = (path: string): BlockMap => {
@@ -126,6 +169,15 @@ const commitToEvents = (body: FrameBody): FirehoseResult => {
     if (slash <= 0 || slash === path.length - 1) throw fail('bad-message', path, 'op path is not <collection>/<rkey>')
     const collection = path.slice(0, slash)
     const rkey = path.slice(slash + 1)
+    // dropped alone: the rest of the commit still passes
+    if (!isValidNsid(collection)) {
+      ;(invalid ??= []).push({ reason: 'invalid-collection', value: path })
+      continue
+    }
+    if (!isValidRecordKey(rkey)) {
+      ;(invalid ??= []).push({ reason: 'invalid-rkey', value: path })
+      continue
+    }
     if (action === 'delete') {
       events.push({ type: 'delete', seq, time, did, commit, rev, collection, rkey })
       continue
@@ -135,7 +187,7 @@ const commitToEvents = (body: FrameBody): FirehoseResult => {
     const bytes = getBlocks(path).get(cid.bytes)
     if (bytes === undefined) throw fail('missing-block', path, `record block ${cid.$link} not in \`blocks\``)
     if (!cidMatchesBytes(cid.bytes, bytes)) throw fail('cid-mismatch', path, `record block does not match ${cid.$link}`)
-    let record
+    let record: LexRecord
     try {
       record = decodeLexRecord(bytes)
     } catch (err) {
@@ -143,5 +195,5 @@ const commitToEvents = (body: FrameBody): FirehoseResult => {
     }
     events.push({ type: action, seq, time, did, commit, rev, collection, rkey, cid: cid.$link, record })
   }
-  return { kind: 'events', seq, events }
+  return invalid === undefined ? { kind: 'events', seq, events } : { kind: 'events', seq, events, invalid }
 }

@@ -9,12 +9,9 @@ import { FrameDecodeError } from './errors.js'
 /** A decoded body: a DAG-CBOR map as @atcute/cbor returns it (CIDs and bytes as wrappers). */
 export type FrameBody = Record<string, unknown>
 
-export type Frame =
-  | { kind: 'message'; type: string; body: FrameBody }
-  | { kind: 'error'; error: string; message?: string }
+export type Frame = { kind: 'message'; type: string; body: FrameBody } | { kind: 'error'; error: string; message?: string }
 
-const isMap = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v)
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** Decodes one frame; throws `FrameDecodeError` for anything else. */
 export const decodeFrame = (bytes: Uint8Array): Frame => {

@@ -17,8 +17,14 @@ describe('identity over http:// local peers', () => {
     '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'],
     id: did,
     alsoKnownAs: opts.handle ? [`at://${opts.handle}`] : [],
-    verificationMethod: opts.key === null ? [] : [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: (opts.key ?? didKey).slice('did:key:'.length) }],
-    service: opts.pds === null ? [] : [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: opts.pds ?? 'http://localhost:2583' }],
+    verificationMethod:
+      opts.key === null
+        ? []
+        : [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: (opts.key ?? didKey).slice('did:key:'.length) }],
+    service:
+      opts.pds === null
+        ? []
+        : [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: opts.pds ?? 'http://localhost:2583' }],
   })
 
   beforeAll(async () => {
@@ -46,7 +52,10 @@ describe('identity over http:// local peers', () => {
 
   const resolver = () => createIdResolver({ plcUrl: base, timeoutMs: 2000, handleResolverUrl: base })
   const failure = async (did: string, r = resolver()) => {
-    const err = await r.resolveRepoIdentity(did).then(() => undefined, (e: unknown) => e)
+    const err = await r.resolveRepoIdentity(did).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(err).toBeInstanceOf(IdentityError)
     return err as IdentityError
   }
@@ -58,7 +67,11 @@ describe('identity over http:// local peers', () => {
       signingKey: didKey,
       handle: 'alice.test',
     })
-    expect(await resolver().resolveRepoIdentity('did:plc:nohandle')).toEqual({ did: 'did:plc:nohandle', pds: 'http://localhost:2583', signingKey: didKey })
+    expect(await resolver().resolveRepoIdentity('did:plc:nohandle')).toEqual({
+      did: 'did:plc:nohandle',
+      pds: 'http://localhost:2583',
+      signingKey: didKey,
+    })
   })
 
   it('names what is missing', async () => {

@@ -8,8 +8,10 @@
  */
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { getHandle, getKey, getPds, IdResolver, type DidCache } from '@atproto/identity'
+import { getDidKeyFromMultibase, getHandle, getKey, getPds, IdResolver, type DidCache, type DidDocument } from '@atproto/identity'
 import { IdentityError } from './errors.js'
+import { BoundedHandleResolver } from './handle-dns.js'
+import { peerFailure } from './net/describe.js'
 
 export interface IdResolverOptions {
   /** PLC directory base URL, e.g. `https://plc.directory` or `http://localhost:2582` */
@@ -23,6 +25,11 @@ export interface IdResolverOptions {
   handleResolverUrl?: string
   /** keep @atproto/identity's SSRF-protected fetch (refuses http: and private addresses) */
   ssrfProtection?: boolean
+  /**
+   * The fetch for PLC, did:web and handle hosts: give a peer fetch (net/peer-fetch.ts) to apply
+   * the outgoing-request policy and bound documents. Default: the global fetch (no policy).
+   */
+  fetch?: typeof globalThis.fetch
   didCache?: DidCache
 }
 
@@ -43,6 +50,11 @@ export interface AtprotoIdResolver {
   /** The DID a handle resolves to, or undefined when it resolves to none; throws when the resolver
    * (HANDLE_RESOLVER_URL) fails. Without one, @atproto/identity answers undefined for both. */
   resolveHandle(handle: string): Promise<string | undefined>
+  /**
+   * The labeler key (`#atproto_label` verification method) of a DID, as a did:key. Throws
+   * `IdentityError` when the DID does not resolve or has no such key.
+   */
+  resolveLabelerKey(did: string, forceRefresh?: boolean): Promise<string>
 }
 
 export const createIdResolver = (options: IdResolverOptions): AtprotoIdResolver => {
@@ -50,17 +62,22 @@ export const createIdResolver = (options: IdResolverOptions): AtprotoIdResolver 
     plcUrl: options.plcUrl,
     timeout: options.timeoutMs,
     ...(options.didCache ? { didCache: options.didCache } : {}),
-    ...(options.ssrfProtection ? {} : { fetch: globalThis.fetch }),
+    ...(options.ssrfProtection ? {} : { fetch: options.fetch ?? globalThis.fetch }),
   })
+  idResolver.handle = new BoundedHandleResolver(idResolver.handle, options.timeoutMs)
   const handleResolverUrl = options.handleResolverUrl
 
   const resolveRepoIdentity = async (did: string, forceRefresh = false): Promise<RepoIdentity> => {
     if (!did.startsWith('did:')) throw new IdentityError(did, 'bad-did', `not a DID: ${did}`)
-    let doc
+    let doc: DidDocument | null
     try {
       doc = await idResolver.did.resolve(did, forceRefresh)
     } catch (err) {
-      throw new IdentityError(did, 'resolve-failed', `could not resolve ${did}: ${(err as Error).message}`, { cause: err })
+      // our words only: the peer's status text or body never reaches logs or the DLQ
+      const status = (err as { status?: unknown }).status
+      const why =
+        err instanceof SyntaxError ? 'not a JSON document' : typeof status === 'number' ? `HTTP ${status}` : peerFailure(err).message
+      throw new IdentityError(did, 'resolve-failed', `could not resolve ${did}: ${why}`, { cause: err })
     }
     if (doc === null) throw new IdentityError(did, 'not-found', `${did} not found`)
     const pds = getPds(doc)
@@ -93,10 +110,33 @@ export const createIdResolver = (options: IdResolverOptions): AtprotoIdResolver 
     return did?.startsWith('did:') ? did : undefined
   }
 
-  return { idResolver, resolveRepoIdentity, resolveHandle }
+  const resolveLabelerKey = async (did: string, forceRefresh = false): Promise<string> => {
+    if (!did.startsWith('did:')) throw new IdentityError(did, 'bad-did', `not a DID: ${did}`)
+    let doc: DidDocument | null
+    try {
+      doc = await idResolver.did.resolve(did, forceRefresh)
+    } catch (err) {
+      throw new IdentityError(did, 'resolve-failed', `could not resolve ${did}: ${(err as Error).message}`, { cause: err })
+    }
+    if (doc === null) throw new IdentityError(did, 'not-found', `${did} not found`)
+    const method = (doc.verificationMethod ?? []).find((m) => m.id === '#atproto_label' || m.id === `${did}#atproto_label`)
+    let key: string | undefined
+    try {
+      key = method?.publicKeyMultibase
+        ? getDidKeyFromMultibase({ type: method.type, publicKeyMultibase: method.publicKeyMultibase })
+        : undefined
+    } catch (err) {
+      throw new IdentityError(did, 'no-key', `${did} has a malformed #atproto_label key`, { cause: err })
+    }
+    if (key === undefined) throw new IdentityError(did, 'no-key', `${did} has no #atproto_label key`)
+    return key
+  }
+
+  return { idResolver, resolveRepoIdentity, resolveHandle, resolveLabelerKey }
 }
 
-/** GET with an explicit `Host` header (fetch does not allow setting it). Small bodies only. */
+/** GET with an explicit `Host` header (fetch does not allow setting it). Small bodies only;
+ * the whole exchange within `timeoutMs` (the socket's `timeout` only bounds idle gaps). */
 const getWithHost = (url: URL, host: string, timeoutMs: number): Promise<string> =>
   new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest
@@ -115,6 +155,8 @@ const getWithHost = (url: URL, host: string, timeoutMs: number): Promise<string>
       res.on('end', () => resolve(body))
       res.on('error', reject)
     })
+    const deadline = setTimeout(() => req.destroy(new Error('timeout')), timeoutMs)
+    req.on('close', () => clearTimeout(deadline))
     req.on('timeout', () => req.destroy(new Error('timeout')))
     req.on('error', reject)
     req.end()

@@ -66,8 +66,8 @@ export class JsonSink {
 
   /** A non-negative safe integer in decimal. */
   uint(n: number): void {
-    if (n < 10) return this.byte(0x30 + n)
-    this.ascii(String(n))
+    if (n < 10) this.byte(0x30 + n)
+    else this.ascii(String(n))
   }
 
   /** `b` + base32 (RFC 4648, lower case, no padding) of `src[start, end)`: a CIDv1's string form. */

@@ -65,7 +65,31 @@ const rnd = (n: number): number => {
   seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
   return seed % n
 }
-const CHARS = ['a', 'Z', '0', '9', ' ', '"', '\\', '\n', '\r', '\t', '\b', '\f', '\u0001', '\u001f', '\u007f', 'é', '€', '🦋', '\u2028', '\ufffd', '/', '$', '_']
+const CHARS = [
+  'a',
+  'Z',
+  '0',
+  '9',
+  ' ',
+  '"',
+  '\\',
+  '\n',
+  '\r',
+  '\t',
+  '\b',
+  '\f',
+  '\u0001',
+  '\u001f',
+  '\u007f',
+  'é',
+  '€',
+  '🦋',
+  '\u2028',
+  '\ufffd',
+  '/',
+  '$',
+  '_',
+]
 const randString = (max: number): string => {
   let s = ''
   const n = rnd(max)
@@ -75,14 +99,22 @@ const randString = (max: number): string => {
 const cid = cidForDagCbor(new Uint8Array([1, 2, 3]))
 const randValue = (depth: number): unknown => {
   switch (rnd(depth > 3 ? 6 : 9)) {
-    case 0: return rnd(2) === 0 ? rnd(30) : rnd(2) === 0 ? rnd(1 << 30) * 4096 + rnd(4096) : -1 - rnd(70000)
-    case 1: return randString(12)
-    case 2: return rnd(2) === 0
-    case 3: return null
-    case 4: return new CidLinkWrapper(cid)
-    case 5: return rnd(4) === 0 ? new BytesWrapper(new Uint8Array([rnd(256), rnd(256)])) : randString(40)
-    case 6: return Array.from({ length: rnd(4) }, () => randValue(depth + 1))
-    default: return randMap(depth + 1)
+    case 0:
+      return rnd(2) === 0 ? rnd(30) : rnd(2) === 0 ? rnd(1 << 30) * 4096 + rnd(4096) : -1 - rnd(70000)
+    case 1:
+      return randString(12)
+    case 2:
+      return rnd(2) === 0
+    case 3:
+      return null
+    case 4:
+      return new CidLinkWrapper(cid)
+    case 5:
+      return rnd(4) === 0 ? new BytesWrapper(new Uint8Array([rnd(256), rnd(256)])) : randString(40)
+    case 6:
+      return Array.from({ length: rnd(4) }, () => randValue(depth + 1))
+    default:
+      return randMap(depth + 1)
   }
 }
 const KEYS = ['a', 'text', '$type', 'createdAt', 'b\u00e9', '0', '12', '1a', '', '__proto__', 'x"y', 'k\n']

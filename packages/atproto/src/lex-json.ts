@@ -208,11 +208,16 @@ const string = (n: number): boolean => {
       }
       o[at++] = 0x5c
       if (c === 0x22 || c === 0x5c) o[at++] = c
-      else if (c === 0x0a) o[at++] = 0x6e // n
-      else if (c === 0x0d) o[at++] = 0x72 // r
-      else if (c === 0x09) o[at++] = 0x74 // t
-      else if (c === 0x08) o[at++] = 0x62 // b
-      else if (c === 0x0c) o[at++] = 0x66 // f
+      else if (c === 0x0a)
+        o[at++] = 0x6e // n
+      else if (c === 0x0d)
+        o[at++] = 0x72 // r
+      else if (c === 0x09)
+        o[at++] = 0x74 // t
+      else if (c === 0x08)
+        o[at++] = 0x62 // b
+      else if (c === 0x0c)
+        o[at++] = 0x66 // f
       else {
         o[at++] = 0x75 // u00XX
         o[at++] = 0x30

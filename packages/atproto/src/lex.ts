@@ -59,12 +59,7 @@ export const toLex = (value: unknown): LexValue => toLexInPlace(structuredCloneD
 const structuredCloneDecoded = (value: unknown): unknown => {
   if (value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map(structuredCloneDecoded)
-  if (
-    value instanceof CidLinkWrapper ||
-    value instanceof BytesWrapper ||
-    value instanceof Uint8Array ||
-    isCidLike(value)
-  ) {
+  if (value instanceof CidLinkWrapper || value instanceof BytesWrapper || value instanceof Uint8Array || isCidLike(value)) {
     return value
   }
   const out: Record<string, unknown> = {}
@@ -72,8 +67,7 @@ const structuredCloneDecoded = (value: unknown): unknown => {
   return out
 }
 
-export const isLexRecord = (value: LexValue): value is LexRecord =>
-  value !== null && typeof value === 'object' && !Array.isArray(value)
+export const isLexRecord = (value: LexValue): value is LexRecord => value !== null && typeof value === 'object' && !Array.isArray(value)
 
 /**
  * Decodes one DAG-CBOR block into a lex JSON record (a map at the top level).

@@ -25,7 +25,10 @@ const proofs = readInteropJson<ProofFixture[]>('firehose/commit-proof-fixtures.j
 const treeOf = (keys: string[], leaf: Uint8Array) => {
   const blocks = new BlockMap()
   blocks.set(leaf, new Uint8Array([0xa0])) // the walk only needs record blocks to be present
-  const root = buildMst(keys.map((key) => ({ key, cid: leaf })), (cid, bytes) => blocks.set(cid, bytes))
+  const root = buildMst(
+    keys.map((key) => ({ key, cid: leaf })),
+    (cid, bytes) => blocks.set(cid, bytes),
+  )
   return { blocks, root }
 }
 
@@ -73,8 +76,12 @@ describe('walkMst rejects malformed trees', () => {
   }
   const entry = (k: string, p = 0, t: CidLink | null = null) => ({ k: toBytes(Buffer.from(k)), p, t, v: link(leaf) })
   // layer-0 keys (found by keyHeight) to build flat nodes
-  const layer0 = Array.from({ length: 200 }, (_, i) => `com.example.record/k${String(i).padStart(4, '0')}`).filter((k) => keyHeight(k) === 0)
-  const layer1 = Array.from({ length: 400 }, (_, i) => `com.example.record/k${String(i).padStart(4, '0')}`).filter((k) => keyHeight(k) === 1)
+  const layer0 = Array.from({ length: 200 }, (_, i) => `com.example.record/k${String(i).padStart(4, '0')}`).filter(
+    (k) => keyHeight(k) === 0,
+  )
+  const layer1 = Array.from({ length: 400 }, (_, i) => `com.example.record/k${String(i).padStart(4, '0')}`).filter(
+    (k) => keyHeight(k) === 1,
+  )
 
   const expectReason = (fn: () => unknown, reason: string) => {
     try {
@@ -186,7 +193,10 @@ describe('walkMst rejects malformed trees', () => {
     expect(want.paths).toEqual([small[0], x, y])
     const odd = withLeaf()
     const oddChild = put(odd, { l: null, e: [{ ...entry(small[0]!), extra: 1 }], z: 'x' })
-    const oddRoot = put(odd, { l: link(oddChild), e: [entry(x!), { ...entry(y!.slice(commonPrefixLength(x!, y!)), commonPrefixLength(x!, y!)), zz: true }] })
+    const oddRoot = put(odd, {
+      l: link(oddChild),
+      e: [entry(x!), { ...entry(y!.slice(commonPrefixLength(x!, y!)), commonPrefixLength(x!, y!)), zz: true }],
+    })
     const got = walkMst(odd, oddRoot)
     expect(got.paths).toEqual(want.paths)
     expect(got.cids.map(cidBytesToString)).toEqual(want.cids.map(cidBytesToString))

@@ -31,7 +31,10 @@ describe('sha256 (plain JS)', () => {
       const d = hash('sha256', data, 'buffer')
       let zeros = 0
       for (const byte of d) {
-        if (byte === 0) { zeros += 8; continue }
+        if (byte === 0) {
+          zeros += 8
+          continue
+        }
         zeros += Math.clz32(byte) - 24
         break
       }

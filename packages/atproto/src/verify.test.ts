@@ -101,7 +101,10 @@ describe('verifyRepoCar against @atproto/repo', () => {
     sig[10]! ^= 0xff
     const bytes = encode({ ...commit, sig: new BytesWrapper(sig) })
     const cid = cidForDagCbor(bytes)
-    const tampered = rebuildCar([cid], blocks.map((b, i) => (i === commitIdx ? { cid, bytes } : b)))
+    const tampered = rebuildCar(
+      [cid],
+      blocks.map((b, i) => (i === commitIdx ? { cid, bytes } : b)),
+    )
     await expectReject(verifyRepoCar(tampered, { did: DID, signingKey: keypair.did() }), VerificationError, 'bad-signature')
     await expect(oracleVerify(tampered, DID, keypair.did())).rejects.toThrow()
   })
@@ -113,14 +116,21 @@ describe('verifyRepoCar against @atproto/repo', () => {
   })
 
   it('rejects the wrong DID (both)', async () => {
-    await expectReject(verifyRepoCar(repo.car, { did: 'did:plc:someoneelse', signingKey: keypair.did() }), VerificationError, 'did-mismatch')
+    await expectReject(
+      verifyRepoCar(repo.car, { did: 'did:plc:someoneelse', signingKey: keypair.did() }),
+      VerificationError,
+      'did-mismatch',
+    )
     await expect(oracleVerify(repo.car, 'did:plc:someoneelse', keypair.did())).rejects.toThrow()
   })
 
   it('rejects a missing record block (both)', async () => {
     const { roots, blocks } = carEntries(repo.car)
     const victim = (await verifyRepoCar(repo.car, { did: DID, signingKey: keypair.did() })).records[Symbol.iterator]().next().value!
-    const tampered = rebuildCar(roots, blocks.filter((b) => cidBytesToString(b.cid) !== victim.cid))
+    const tampered = rebuildCar(
+      roots,
+      blocks.filter((b) => cidBytesToString(b.cid) !== victim.cid),
+    )
     await expectReject(verifyRepoCar(tampered, { did: DID, signingKey: keypair.did() }), VerificationError, 'missing-block')
     await expect(oracleVerify(tampered, DID, keypair.did())).rejects.toThrow()
   })
@@ -128,7 +138,10 @@ describe('verifyRepoCar against @atproto/repo', () => {
   it('rejects a missing MST node (both)', async () => {
     const { roots, blocks } = carEntries(repo.car)
     // the block right after the commit is an MST node in getRepo order
-    const tampered = rebuildCar(roots, blocks.filter((_b, i) => i !== 1))
+    const tampered = rebuildCar(
+      roots,
+      blocks.filter((_b, i) => i !== 1),
+    )
     await expectReject(verifyRepoCar(tampered, { did: DID, signingKey: keypair.did() }), VerificationError, 'missing-block')
     await expect(oracleVerify(tampered, DID, keypair.did())).rejects.toThrow()
   })
@@ -138,7 +151,10 @@ describe('verifyRepoCar against @atproto/repo', () => {
     const last = blocks.length - 1
     const bytes = new Uint8Array(blocks[last]!.bytes)
     bytes[bytes.length - 1]! ^= 0x01
-    const tampered = rebuildCar(roots, blocks.map((b, i) => (i === last ? { cid: b.cid, bytes } : b)))
+    const tampered = rebuildCar(
+      roots,
+      blocks.map((b, i) => (i === last ? { cid: b.cid, bytes } : b)),
+    )
     await expectReject(verifyRepoCar(tampered, { did: DID, signingKey: keypair.did() }), VerificationError, 'cid-mismatch')
     await expect(oracleVerify(tampered, DID, keypair.did())).rejects.toThrow()
   })
@@ -170,7 +186,10 @@ describe('verifyRepoCar against @atproto/repo', () => {
     const sig = await keypair.sign(encode(unsigned))
     const bytes = encode({ ...unsigned, sig: new BytesWrapper(sig) })
     const cid = cidForDagCbor(bytes)
-    const v2car = rebuildCar([cid], blocks.map((b, i) => (i === commitIdx ? { cid, bytes } : b)))
+    const v2car = rebuildCar(
+      [cid],
+      blocks.map((b, i) => (i === commitIdx ? { cid, bytes } : b)),
+    )
     const ours = await verifyRepoCar(v2car, { did: DID, signingKey: keypair.did() })
     expect(ours.version).toBe(2)
     expect(ours.recordCount).toBe(records.length)

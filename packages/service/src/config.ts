@@ -3,6 +3,8 @@
  * these readers; `parseConfig` collects every bad value and throws one ConfigError naming them,
  * so the process stops at start-up with a message an operator can act on.
  */
+import { isIP } from 'node:net'
+
 export type Env = Record<string, string | undefined>
 
 export class ConfigError extends Error {
@@ -12,8 +14,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** An old variable name that was set: `variable` was renamed `use` (and ignored when both are set). */
+export interface DeprecatedVariable {
+  variable: string
+  use: string
+  ignored: boolean
+}
+
 export class EnvReader {
   readonly problems: { variable: string; message: string }[] = []
+  /** Old names of renamed variables that were set, in the order read (logged once at start). */
+  readonly deprecated: DeprecatedVariable[] = []
   /** Every variable read, for the deploy test that checks compose files set only known ones. */
   readonly read = new Set<string>()
   constructor(private readonly env: Env) {}
@@ -44,6 +55,17 @@ export class EnvReader {
       if (v !== undefined) return { name: n, value: v }
     }
     return undefined
+  }
+  /**
+   * The variable to read for `name`, which replaced `old` (a documented alias): `name` when it
+   * is set (it wins; `old`, if set too, is noted as ignored), else `old` when set (noted as
+   * deprecated), else `name`. Both names count as read.
+   */
+  renamed(name: string, old: string): string {
+    const current = this.raw(name)
+    const previous = this.raw(old)
+    if (previous !== undefined) this.deprecated.push({ variable: old, use: name, ignored: current !== undefined })
+    return current === undefined && previous !== undefined ? old : name
   }
   int(name: string, def: number, opts: { min?: number; max?: number } = {}): number {
     const v = this.raw(name)
@@ -95,6 +117,15 @@ export class EnvReader {
     if (!(values as readonly string[]).includes(v)) return this.fail(name, `must be one of ${values.join(', ')}, got "${v}"`, def)
     return v as T
   }
+  /** A value turned into `T` by `parse`, which throws with a message when the value is bad. */
+  parsed<T>(name: string, def: string, parse: (value: string) => T): T {
+    const v = this.raw(name) ?? def
+    try {
+      return parse(v)
+    } catch (err) {
+      return this.fail(name, (err as Error).message, parse(def))
+    }
+  }
   /** Throw a ConfigError when any variable was bad. */
   done(): void {
     if (this.problems.length > 0) throw new ConfigError(this.problems)
@@ -118,8 +149,33 @@ export interface CommonConfig {
   redisClusterNodes: string[]
   logLevel: LogLevel
   metricsPort: number
+  /**
+   * Address the `/metrics`, `/health`, `/ready` server binds (`METRICS_HOST`). Default 127.0.0.1:
+   * a process started by hand does not publish its metrics to the network; containers set
+   * 0.0.0.0 (Prometheus scrapes over the compose network) and compose binds the published host
+   * ports to 127.0.0.1 (`METRICS_BIND`).
+   */
+  metricsHost: string
   /** Number of shards of each stream (Redis Cluster); 1 = plain names. */
   streamShards: number
+  /** Old names of renamed variables that were set (the reader's list: filled as the app reads). */
+  deprecatedVariables: readonly DeprecatedVariable[]
+}
+
+/** What the consumer apps keep of their dead-letter streams (`<stream>_dlq`). */
+export interface DlqRetentionConfig {
+  /** Dead letters older than this are trimmed (0: no age limit). */
+  dlqRetentionMs: number
+  /** At most this many dead letters per DLQ, the newest (0: no limit). */
+  dlqMaxLength: number
+}
+
+/** `DLQ_RETENTION_SECS` (default 7 days) and `DLQ_MAX_LENGTH` (default 100000). */
+export function readDlqRetention(r: EnvReader): DlqRetentionConfig {
+  return {
+    dlqRetentionMs: r.int('DLQ_RETENTION_SECS', 7 * 86_400, { min: 0 }) * 1000,
+    dlqMaxLength: r.int('DLQ_MAX_LENGTH', 100_000, { min: 0 }),
+  }
 }
 
 export function readCommon(r: EnvReader, metricsPortVars: string[] = ['METRICS_PORT']): CommonConfig {
@@ -129,6 +185,18 @@ export function readCommon(r: EnvReader, metricsPortVars: string[] = ['METRICS_P
     redisClusterNodes: r.list('REDIS_CLUSTER_NODES', []),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     metricsPort: port ? r.parseInt(port.name, port.value, { min: 0, max: 65535 }) : 9090,
+    metricsHost: readHost(r, 'METRICS_HOST', '127.0.0.1'),
     streamShards: r.int('STREAM_SHARDS', 1, { min: 1, max: 1024 }),
+    deprecatedVariables: r.deprecated,
   }
+}
+
+/** An IP address to listen on (v4 or v6), or `localhost`. */
+function readHost(r: EnvReader, name: string, def: string): string {
+  const v = r.str(name, def)
+  if (isIP(v) === 0 && v !== 'localhost') {
+    r.problems.push({ variable: name, message: `must be an IP address to listen on (e.g. 127.0.0.1, 0.0.0.0, ::), got "${v}"` })
+    return def
+  }
+  return v
 }

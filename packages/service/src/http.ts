@@ -5,6 +5,7 @@ import type { Logger } from './logger.js'
 
 export interface HttpServerOptions {
   port: number
+  /** Address to bind (`CommonConfig.metricsHost`); default 127.0.0.1. */
   host?: string
   registry: Registry
   /** Liveness: the main loop is alive (no dependency checks). */
@@ -47,10 +48,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve())
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve())
   })
   const port = (server.address() as AddressInfo).port
-  opts.logger?.info({ port }, 'metrics and health server listening')
+  opts.logger?.info({ host: opts.host ?? '127.0.0.1', port }, 'metrics and health server listening')
   return {
     server,
     port,
@@ -65,9 +66,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('timeout')), ms)
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e: unknown) => (clearTimeout(t), reject(e)),
-    )
+    p.finally(() => clearTimeout(t)).then(resolve, reject)
   })
 }

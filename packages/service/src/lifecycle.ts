@@ -1,21 +1,25 @@
 import type { Logger } from './logger.js'
 
+/** Exit code of a process whose main loop stalled (EX_SOFTWARE): the supervisor restarts it. */
+export const EXIT_STALLED = 70
+
 /**
- * SIGTERM / SIGINT run `shutdown` once; a second signal, or a shutdown that outlasts
- * `timeoutMs`, exits non-zero so a supervisor restarts the process.
+ * SIGTERM / SIGINT run `shutdown` once, then exit 0 (1 if it rejected); a second signal, or a
+ * shutdown that outlasts `timeoutMs`, exits 1 at once so a supervisor is never kept waiting.
  */
 export function onShutdownSignal(logger: Logger, shutdown: () => Promise<void>, timeoutMs = 30_000): void {
   let started = false
   const handler = (signal: NodeJS.Signals) => {
     if (started) {
       logger.warn({ signal }, 'second signal: exiting now')
-      process.exit(1)
+      flushAndExit(logger, 1)
+      return
     }
     started = true
     logger.info({ signal }, 'shutting down: finishing in-flight work')
     const timer = setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown timed out')
-      process.exit(1)
+      flushAndExit(logger, 1)
     }, timeoutMs)
     timer.unref()
     shutdown().then(
@@ -38,36 +42,32 @@ function flushAndExit(logger: Logger, code: number): void {
   setImmediate(() => process.exit(code))
 }
 
+export interface Watchdog {
+  stop(): void
+}
+
 /**
- * Liveness watchdog: `beat()` from the main loop; if no beat for `stallMs`, `/health` turns
- * false and, after `exitAfterMs`, the process exits non-zero (Docker does not restart an
+ * Liveness watchdog: it beats while `healthy()` is true (the app's own `/health`, false once its
+ * main loop has not gone round for `stallMs`); after `stallMs` more without a beat, i.e. twice
+ * `stallMs` after the loop stopped, the process exits with code 70 (Docker does not restart an
  * unhealthy container by itself).
  */
-export class Watchdog {
-  private last = Date.now()
-  private timer: NodeJS.Timeout | undefined
-  constructor(
-    private readonly stallMs: number,
-    private readonly logger: Logger,
-    private readonly exitAfterMs = stallMs * 2,
-  ) {}
-  beat(): void {
-    this.last = Date.now()
-  }
-  healthy = (): boolean => Date.now() - this.last < this.stallMs
-  start(): void {
-    this.timer = setInterval(() => {
-      const idle = Date.now() - this.last
-      if (idle > this.exitAfterMs) {
-        this.logger.fatal({ idleMs: idle }, 'main loop stalled: exiting so the supervisor restarts us')
-        process.exit(70)
+export function startWatchdog(opts: { healthy: () => boolean; stallMs: number; logger: Logger }): Watchdog {
+  let last = Date.now()
+  const timer = setInterval(
+    () => {
+      const now = Date.now()
+      if (opts.healthy()) {
+        last = now
+      } else if (now - last > opts.stallMs) {
+        opts.logger.fatal({ idleMs: now - last, stallMs: opts.stallMs }, 'main loop stalled: exiting so the supervisor restarts us')
+        flushAndExit(opts.logger, EXIT_STALLED)
       }
-    }, Math.max(1000, this.stallMs / 4))
-    this.timer.unref()
-  }
-  stop(): void {
-    clearInterval(this.timer)
-  }
+    },
+    Math.max(10, Math.min(1000, Math.floor(opts.stallMs / 4))),
+  )
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
 }
 
 /** Log and exit on errors nobody caught, rather than run on in an unknown state. */

@@ -38,12 +38,21 @@ describe('Redis Cluster', () => {
     await producer.close()
     const seen = new Map<string, string[]>()
     const workers = allShards(base, shards).map(
-      (stream) => new StreamWorker({ redis, stream, group: 'g', consumer: 'c', blockMs: 100, batchSize: 20, handler: async (es) => {
-        for (const e of es) {
-          const [did, n] = (e.fields.event as string).split('|') as [string, string]
-          seen.set(did, [...(seen.get(did) ?? []), `${stream}:${n}`])
-        }
-      } }),
+      (stream) =>
+        new StreamWorker({
+          redis,
+          stream,
+          group: 'g',
+          consumer: 'c',
+          blockMs: 100,
+          batchSize: 20,
+          handler: async (es) => {
+            for (const e of es) {
+              const [did, n] = (e.fields.event as string).split('|') as [string, string]
+              seen.set(did, [...(seen.get(did) ?? []), `${stream}:${n}`])
+            }
+          },
+        }),
     )
     for (const w of workers) await w.start()
     await waitFor(() => [...seen.values()].reduce((a, v) => a + v.length, 0) === 200, 20_000, 'all consumed')

@@ -1,5 +1,5 @@
 /**
- * The wire format of the firehose streams (DESIGN.md "Redis streams and keys").
+ * The wire format of the firehose streams (docs/design.md "Entry layout").
  *
  * One entry per repo operation, field `event` = JSON. The same layout is written by the
  * earlier TypeScript workers and by rsky, so the decoder is deliberately tolerant: unknown
@@ -13,13 +13,7 @@ export const SEQ_BACKFILL = -2
 export const SEQ_BACKFILL_LEGACY = -1
 
 /** A record in atproto JSON form: CIDs as `{ $link }`, bytes as `{ $bytes }`. */
-export type LexValue =
-  | string
-  | number
-  | boolean
-  | null
-  | LexValue[]
-  | { [key: string]: LexValue }
+export type LexValue = string | number | boolean | null | LexValue[] | { [key: string]: LexValue }
 export type LexRecord = { [key: string]: LexValue }
 
 interface EventBase {
@@ -65,12 +59,7 @@ export interface IdentityEvent extends EventBase {
   handle?: string
 }
 
-export type StreamEvent =
-  | RecordWriteEvent
-  | RecordDeleteEvent
-  | RepoEvent
-  | AccountEvent
-  | IdentityEvent
+export type StreamEvent = RecordWriteEvent | RecordDeleteEvent | RepoEvent | AccountEvent | IdentityEvent
 
 export type StreamEventType = StreamEvent['type']
 
@@ -119,8 +108,7 @@ export interface UnknownEvent {
   rawType: string
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 function str(o: Record<string, unknown>, k: string): string {
   const v = o[k]
@@ -157,15 +145,43 @@ function time(o: Record<string, unknown>): string {
 export function bytesToLex(v: unknown): { $bytes: string } | undefined {
   if (isObj(v) && typeof v.$bytes === 'string') return { $bytes: v.$bytes }
   if (Array.isArray(v) && v.every((n) => Number.isInteger(n) && n >= 0 && n <= 255)) {
-    return { $bytes: Buffer.from(v as number[]).toString('base64').replace(/=+$/, '') }
+    return {
+      $bytes: Buffer.from(v as number[])
+        .toString('base64')
+        .replace(/=+$/, ''),
+    }
   }
   if (typeof v === 'string') return { $bytes: v }
   return undefined
 }
 
+const isByteArray = (v: unknown[]): boolean =>
+  v.length > 0 && v.every((n) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 255)
+
+/**
+ * rsky writes a record's bytes as arrays of numbers: every non-empty array of integers 0-255,
+ * at any depth, becomes `{ $bytes }` (DESIGN.md; an array of small integers cannot be told
+ * from bytes in that form, and no app.bsky record has one). In place, on the freshly parsed
+ * record; iterative, so a deeply nested record cannot exhaust the stack.
+ */
+function bytesArraysToLex(root: Record<string, unknown>): void {
+  const stack: (Record<string, unknown> | unknown[])[] = [root]
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    const keys: (string | number)[] = Array.isArray(node) ? node.map((_, i) => i) : Object.keys(node)
+    for (const k of keys) {
+      const v = (node as Record<string | number, unknown>)[k]
+      if (Array.isArray(v)) {
+        if (isByteArray(v)) (node as Record<string | number, unknown>)[k] = bytesToLex(v)
+        else stack.push(v)
+      } else if (isObj(v)) stack.push(v)
+    }
+  }
+}
+
 function record(o: Record<string, unknown>): LexRecord {
   const v = o.record
   if (!isObj(v)) throw new EventDecodeError('field "record" must be an object', 'record')
+  bytesArraysToLex(v)
   return v as LexRecord
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@firehose/service'
+import { readGroups } from './groups.js'
 
 export interface ProducerMetrics {
   entriesWritten: Counter<'stream'>
@@ -11,10 +12,31 @@ export interface ProducerMetrics {
 export function createProducerMetrics(registry: Registry, prefix: string): ProducerMetrics {
   const registers = [registry]
   return {
-    entriesWritten: new Counter({ name: `${prefix}_stream_entries_written_total`, help: 'Entries written to Redis streams', labelNames: ['stream'], registers }),
-    writeErrors: new Counter({ name: `${prefix}_stream_write_errors_total`, help: 'Failed XADD batches (retried)', labelNames: ['stream'], registers }),
-    pausedSeconds: new Counter({ name: `${prefix}_high_water_mark_paused_seconds_total`, help: 'Time spent paused with a stream at its high-water mark', labelNames: ['stream'], registers }),
-    batchSeconds: new Histogram({ name: `${prefix}_stream_write_batch_seconds`, help: 'Latency of a pipelined XADD batch', labelNames: ['stream'], buckets: LATENCY_BUCKETS, registers }),
+    entriesWritten: new Counter({
+      name: `${prefix}_stream_entries_written_total`,
+      help: 'Entries written to Redis streams',
+      labelNames: ['stream'],
+      registers,
+    }),
+    writeErrors: new Counter({
+      name: `${prefix}_stream_write_errors_total`,
+      help: 'Failed XADD batches (retried)',
+      labelNames: ['stream'],
+      registers,
+    }),
+    pausedSeconds: new Counter({
+      name: `${prefix}_high_water_mark_paused_seconds_total`,
+      help: 'Time spent paused with a stream at its high-water mark',
+      labelNames: ['stream'],
+      registers,
+    }),
+    batchSeconds: new Histogram({
+      name: `${prefix}_stream_write_batch_seconds`,
+      help: 'Latency of a pipelined XADD batch',
+      labelNames: ['stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
   }
 }
 
@@ -41,7 +63,13 @@ export function createWorkerMetrics(registry: Registry, prefix: string): WorkerM
     reclaimed: c('entries_reclaimed', 'Entries taken over from idle consumers with XAUTOCLAIM'),
     deletedPending: c('entries_deleted_pending', 'Pending entries whose data was already deleted from the stream'),
     inFlight: new Gauge({ name: `${prefix}_stream_in_flight`, help: 'Entries being handled', labelNames: ['stream'], registers }),
-    handlerSeconds: new Histogram({ name: `${prefix}_stream_handler_seconds`, help: 'Latency of one handler call (a batch)', labelNames: ['stream'], buckets: LATENCY_BUCKETS, registers }),
+    handlerSeconds: new Histogram({
+      name: `${prefix}_stream_handler_seconds`,
+      help: 'Latency of one handler call (a batch)',
+      labelNames: ['stream'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
   }
 }
 
@@ -58,27 +86,9 @@ export interface GroupStats {
 /** XLEN + XINFO GROUPS for one stream's group (zeros when the stream or group is missing). */
 export async function readGroupStats(redis: import('./redis.js').RedisClient, stream: string, group: string): Promise<GroupStats> {
   const length = await redis.xlen(stream)
-  let groups: unknown[] = []
-  try {
-    groups = (await redis.xinfo('GROUPS', stream)) as unknown[]
-  } catch {
-    groups = []
-  }
-  for (const g of groups) {
-    const arr = g as (string | number | null)[]
-    const o: Record<string, string | number | null> = {}
-    for (let i = 0; i + 1 < arr.length; i += 2) o[String(arr[i])] = arr[i + 1] ?? null
-    if (o.name === group) {
-      return {
-        stream,
-        group,
-        length,
-        pending: Number(o.pending ?? 0),
-        lag: o.lag === null || o.lag === undefined ? null : Number(o.lag),
-        consumers: Number(o.consumers ?? 0),
-      }
-    }
-  }
+  const groups = await readGroups(redis, stream).catch(() => [])
+  const g = groups.find((x) => x.name === group)
+  if (g) return { stream, group, length, pending: g.pending, lag: g.lag, consumers: g.consumers }
   return { stream, group, length, pending: 0, lag: null, consumers: 0 }
 }
 
@@ -91,19 +101,36 @@ export function registerGroupGauges(
   const registers = [registry]
   let cache: Promise<GroupStats[]> | null = null
   const load = () => {
-    cache ??= Promise.all(targets().map((t) => readGroupStats(t.redis, t.stream, t.group))).finally(() => setTimeout(() => (cache = null), 500))
+    cache ??= Promise.all(targets().map((t) => readGroupStats(t.redis, t.stream, t.group))).finally(() =>
+      setTimeout(() => (cache = null), 500),
+    )
     return cache
   }
   new Gauge({
-    name: `${prefix}_stream_length`, help: 'Entries in the stream (XLEN)', labelNames: ['stream'], registers,
-    async collect() { for (const s of await load().catch(() => [])) this.set({ stream: s.stream }, s.length) },
+    name: `${prefix}_stream_length`,
+    help: 'Entries in the stream (XLEN)',
+    labelNames: ['stream'],
+    registers,
+    async collect() {
+      for (const s of await load().catch(() => [])) this.set({ stream: s.stream }, s.length)
+    },
   })
   new Gauge({
-    name: `${prefix}_stream_pending`, help: 'Entries delivered to the group and not yet acked', labelNames: ['stream', 'group'], registers,
-    async collect() { for (const s of await load().catch(() => [])) this.set({ stream: s.stream, group: s.group }, s.pending) },
+    name: `${prefix}_stream_pending`,
+    help: 'Entries delivered to the group and not yet acked',
+    labelNames: ['stream', 'group'],
+    registers,
+    async collect() {
+      for (const s of await load().catch(() => [])) this.set({ stream: s.stream, group: s.group }, s.pending)
+    },
   })
   new Gauge({
-    name: `${prefix}_stream_group_lag`, help: 'Entries not yet delivered to the group', labelNames: ['stream', 'group'], registers,
-    async collect() { for (const s of await load().catch(() => [])) if (s.lag !== null) this.set({ stream: s.stream, group: s.group }, s.lag) },
+    name: `${prefix}_stream_group_lag`,
+    help: 'Entries not yet delivered to the group',
+    labelNames: ['stream', 'group'],
+    registers,
+    async collect() {
+      for (const s of await load().catch(() => [])) if (s.lag !== null) this.set({ stream: s.stream, group: s.group }, s.lag)
+    },
   })
 }

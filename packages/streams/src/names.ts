@@ -1,4 +1,4 @@
-/** Stream and key names of DESIGN.md, and the optional Redis Cluster sharding by DID. */
+/** Stream and key names of docs/design.md, and the optional Redis Cluster sharding by DID. */
 
 export const STREAMS = {
   firehoseLive: 'firehose_live',
@@ -45,6 +45,16 @@ export const shardName = (name: string, shard: number): string => `${name}:{${sh
 export function streamForDid(name: string, did: string, shards: number): string {
   if (shards <= 1) return name
   return shardName(name, fnv1a(did) % shards)
+}
+
+/**
+ * The stream a label goes to: sharded by the DID of its subject (`at://<did>/…` or the DID
+ * itself), so that every label on one subject, and its negation, stay in one shard, in order.
+ */
+export function streamForLabel(name: string, uri: string, shards: number): string {
+  if (shards <= 1) return name
+  const did = uri.startsWith('at://') ? (uri.slice(5).split('/')[0] ?? uri) : uri
+  return streamForDid(name, did, shards)
 }
 
 /** Every stream of a (possibly sharded) logical stream. */

@@ -7,36 +7,53 @@ const redis = newRedis()
 afterAll(() => redis.quit())
 
 describe('StreamProducer', () => {
-  it.each(['script', 'pipeline'] as const)('writes every entry in order, batched, and resolves add() once the entry is in Redis (%s mode)', async (mode) => {
-    const stream = uniqueName('p')
-    const p = new StreamProducer({ redis, batchSize: 50, flushIntervalMs: 20, mode })
-    let last: Promise<void> = Promise.resolve()
-    for (let i = 0; i < 1234; i++) last = p.add(stream, ['event', String(i)])
-    await last
-    expect(await redis.xlen(stream)).toBe(1234)
-    const all = (await redis.xrange(stream, '-', '+')) as [string, string[]][]
-    expect(all.map(([, f]) => Number(f[1]))).toEqual([...Array(1234).keys()])
-    // a partial batch is written by the timer
-    await p.add(stream, ['event', 'tail'])
-    expect(await redis.xlen(stream)).toBe(1235)
-    await p.close()
-  })
+  it.each(['script', 'pipeline'] as const)(
+    'writes every entry in order, batched, and resolves add() once the entry is in Redis (%s mode)',
+    async (mode) => {
+      const stream = uniqueName('p')
+      const p = new StreamProducer({ redis, batchSize: 50, flushIntervalMs: 20, mode })
+      let last: Promise<void> = Promise.resolve()
+      for (let i = 0; i < 1234; i++) last = p.add(stream, ['event', String(i)])
+      await last
+      expect(await redis.xlen(stream)).toBe(1234)
+      const all = (await redis.xrange(stream, '-', '+')) as [string, string[]][]
+      expect(all.map(([, f]) => Number(f[1]))).toEqual([...Array(1234).keys()])
+      // a partial batch is written by the timer
+      await p.add(stream, ['event', 'tail'])
+      expect(await redis.xlen(stream)).toBe(1235)
+      await p.close()
+    },
+  )
 
-  it.each(['packed', 'argument list', 'pipeline'] as const)('writes Buffer and string values of every size byte for byte (%s)', async (how) => {
-    const stream = uniqueName('p')
-    const p = new StreamProducer({ redis, batchSize: 7, flushIntervalMs: 5, mode: how === 'pipeline' ? 'pipeline' : 'script' })
-    if (how === 'argument list') (p as unknown as { usePacked: boolean }).usePacked = false
-    const values: (string | Buffer)[] = ['', 'a', 'x'.repeat(31), 'y'.repeat(32), 'é🦋\n"\\', 'z'.repeat(65535), 'w'.repeat(65536), Buffer.from([0, 1, 255, 0xc0, 0x80]), Buffer.alloc(100_000, 7), Buffer.from('{"a":1}')]
-    const entries = values.map((v, i) => (i % 3 === 0 ? ['event', v] : ['event', v, 'n', String(i), 'more', v]))
-    entries.push(Array.from({ length: 40 }, (_, i) => String(i)))
-    await Promise.all(entries.map((e) => p.add(stream, e)))
-    const all = (await redis.xrangeBuffer(stream, '-', '+')) as [Buffer, Buffer[]][]
-    expect(all.length).toBe(entries.length)
-    all.forEach(([, fields], i) => {
-      expect(fields.map((f) => f.toString('hex'))).toEqual(entries[i]!.map((f) => Buffer.from(f as string).toString('hex')))
-    })
-    await p.close()
-  })
+  it.each(['packed', 'argument list', 'pipeline'] as const)(
+    'writes Buffer and string values of every size byte for byte (%s)',
+    async (how) => {
+      const stream = uniqueName('p')
+      const p = new StreamProducer({ redis, batchSize: 7, flushIntervalMs: 5, mode: how === 'pipeline' ? 'pipeline' : 'script' })
+      if (how === 'argument list') (p as unknown as { usePacked: boolean }).usePacked = false
+      const values: (string | Buffer)[] = [
+        '',
+        'a',
+        'x'.repeat(31),
+        'y'.repeat(32),
+        'é🦋\n"\\',
+        'z'.repeat(65535),
+        'w'.repeat(65536),
+        Buffer.from([0, 1, 255, 0xc0, 0x80]),
+        Buffer.alloc(100_000, 7),
+        Buffer.from('{"a":1}'),
+      ]
+      const entries = values.map((v, i) => (i % 3 === 0 ? ['event', v] : ['event', v, 'n', String(i), 'more', v]))
+      entries.push(Array.from({ length: 40 }, (_, i) => String(i)))
+      await Promise.all(entries.map((e) => p.add(stream, e)))
+      const all = (await redis.xrangeBuffer(stream, '-', '+')) as [Buffer, Buffer[]][]
+      expect(all.length).toBe(entries.length)
+      all.forEach(([, fields], i) => {
+        expect(fields.map((f) => f.toString('hex'))).toEqual(entries[i]!.map((f) => Buffer.from(f as string).toString('hex')))
+      })
+      await p.close()
+    },
+  )
 
   it('stops at the high-water mark without dropping anything and resumes when the stream drains', async () => {
     const stream = uniqueName('p')
@@ -71,7 +88,10 @@ describe('StreamProducer', () => {
     const seen = new Set<string>()
     while (consumed < total) {
       const batch = (await redis.xrange(stream, '-', '+', 'COUNT', 500)) as [string, string[]][]
-      if (batch.length === 0) { await new Promise((r) => setTimeout(r, 10)); continue }
+      if (batch.length === 0) {
+        await new Promise((r) => setTimeout(r, 10))
+        continue
+      }
       for (const [, f] of batch) seen.add(f[1]!)
       await redis.xdel(stream, ...batch.map(([id]) => id))
       consumed += batch.length

@@ -1,7 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { backoffDelay, sleep, type Logger } from '@firehose/service'
+import { readUnconsumed } from './groups.js'
 import { errorMessage, type RedisClient } from './redis.js'
 import type { ProducerMetrics } from './metrics.js'
+import { BatchWriter } from './producer/batch-writer.js'
+import type { EntryFields } from './producer/msgpack.js'
+
+export { packEntries, type EntryFields } from './producer/msgpack.js'
 
 export interface ProducerOptions {
   redis: RedisClient
@@ -9,11 +14,14 @@ export interface ProducerOptions {
   batchSize?: number
   /** A partial batch is written after this long. */
   flushIntervalMs?: number
-  /** Stream length at which writing pauses and `isFull()` turns true. */
+  /**
+   * Entries of a stream that no consumer group has acked yet (see `unconsumedOf`) at which
+   * writing to that stream pauses and `isFull(stream)` turns true.
+   */
   highWaterMark?: number
-  /** How often a full stream's length is polled. */
+  /** How often a full stream's backlog is polled. */
   pollIntervalMs?: number
-  /** Buffered entries (all streams) at which `isFull()` turns true, e.g. while Redis is down. */
+  /** Entries buffered or being written for one stream at which `isFull(stream)` turns true, e.g. while Redis is down. */
   maxBuffered?: number
   retryInitialMs?: number
   retryMaxMs?: number
@@ -27,81 +35,6 @@ export interface ProducerOptions {
   mode?: 'script' | 'pipeline'
 }
 
-const XADD_BATCH = 'firehoseXaddBatch'
-type ScriptClient = Record<typeof XADD_BATCH, (key: string, ...args: (string | Buffer)[]) => Promise<unknown>>
-// ARGV: for each entry, its field count then its fields and values.
-const XADD_BATCH_LUA = `
-local i = 1
-local n = #ARGV
-while i <= n do
-  local c = tonumber(ARGV[i])
-  redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + c))
-  i = i + c + 1
-end
-return redis.call('XLEN', KEYS[1])`
-
-// ARGV[1]: the batch as one MessagePack array of entries, each an array of its fields and values
-// (strings), unpacked by Redis's built-in cmsgpack: one argument per batch instead of three per
-// entry, which is most of the client-side cost of a batch.
-const XADD_PACKED = 'firehoseXaddPacked'
-type PackedClient = Record<typeof XADD_PACKED, (key: string, packed: Buffer) => Promise<unknown>>
-const XADD_PACKED_LUA = `
-local entries = cmsgpack.unpack(ARGV[1])
-for i = 1, #entries do
-  redis.call('XADD', KEYS[1], '*', unpack(entries[i]))
-end
-return redis.call('XLEN', KEYS[1])`
-
-function defineXaddBatch(redis: RedisClient): void {
-  const r = redis as unknown as Partial<ScriptClient & PackedClient>
-  if (typeof r[XADD_BATCH] !== 'function') redis.defineCommand(XADD_BATCH, { numberOfKeys: 1, lua: XADD_BATCH_LUA })
-  if (typeof r[XADD_PACKED] !== 'function') redis.defineCommand(XADD_PACKED, { numberOfKeys: 1, lua: XADD_PACKED_LUA })
-}
-
-/** MessagePack of `[[field, value, …], …]`, every field and value as a str (str16/str32 over 31 bytes). */
-export function packEntries(batch: readonly EntryFields[]): Buffer {
-  let size = 5
-  for (const fields of batch) {
-    size += 5
-    for (const f of fields) size += 5 + (typeof f === 'string' ? Buffer.byteLength(f, 'utf8') : f.length)
-  }
-  const out = Buffer.allocUnsafe(size)
-  let at = arrayHeader(out, 0, batch.length)
-  for (const fields of batch) {
-    at = arrayHeader(out, at, fields.length)
-    for (const f of fields) {
-      const n = typeof f === 'string' ? Buffer.byteLength(f, 'utf8') : f.length
-      if (n < 32) out[at++] = 0xa0 | n
-      else if (n < 0x10000) {
-        out[at] = 0xda
-        out.writeUInt16BE(n, at + 1)
-        at += 3
-      } else {
-        out[at] = 0xdb
-        out.writeUInt32BE(n, at + 1)
-        at += 5
-      }
-      at += typeof f === 'string' ? out.write(f, at, n, 'utf8') : f.copy(out, at)
-    }
-  }
-  return out.subarray(0, at)
-}
-
-function arrayHeader(out: Buffer, at: number, n: number): number {
-  if (n < 16) {
-    out[at] = 0x90 | n
-    return at + 1
-  }
-  if (n < 0x10000) {
-    out[at] = 0xdc
-    out.writeUInt16BE(n, at + 1)
-    return at + 3
-  }
-  out[at] = 0xdd
-  out.writeUInt32BE(n, at + 1)
-  return at + 5
-}
-
 interface Deferred {
   promise: Promise<void>
   resolve: () => void
@@ -112,30 +45,50 @@ function deferred(): Deferred {
   return { promise, resolve }
 }
 
-/** An entry's fields and values, flat; a value may be a Buffer (written as its bytes). */
-export type EntryFields = readonly (string | Buffer)[]
+export interface AddOptions {
+  /**
+   * Write even while the stream is at its high-water mark (e.g. the relay's `#sync` jobs: small,
+   * rare, and the relay must not stop for `repo_backfill`). These entries go through a lane of
+   * their own, in order among themselves.
+   */
+  overMark?: boolean
+}
 
 interface StreamState {
+  /** Redis stream. */
   name: string
+  /** false for the over-mark lane. */
+  gated: boolean
   buffer: EntryFields[]
   /** Resolves when the entries now in `buffer` are in Redis. */
   pending: Deferred
+  /** XLEN after the last write. */
   length: number
-  full: boolean
+  /** Entries no group has acked, at the last check (only measured once `length` reaches the mark). */
+  unconsumed: number
+  /** At the high-water mark: writing waits. */
+  atMark: boolean
+  /** Entries buffered or being written. */
+  buffered: number
+  /** What `isFull` last reported (for the full / drain events). */
+  wasFull: boolean
   writing: Promise<void> | null
 }
 
 /**
- * Batched, pipelined XADD with a high-water mark.
+ * Batched, pipelined XADD with a high-water mark per stream.
  *
  * `add()` buffers an entry and returns a promise that resolves once that entry is in Redis
- * (one promise per batch, shared): callers move a cursor only after it resolves. When a target
- * stream reaches the high-water mark, writing pauses (nothing is dropped or trimmed) and
- * `isFull()` is true until the stream drains; callers stop reading their source meanwhile, so
- * memory stays bounded. Redis errors are retried forever with backoff; only the entries that
- * failed are rewritten, and a stream's batches are written in order.
+ * (one promise per batch, shared): callers move a cursor only after it resolves. When the
+ * entries of a stream that no consumer group has acked yet reach the high-water mark, writing
+ * to THAT stream pauses (nothing is dropped or trimmed) and `isFull(stream)` is true until its
+ * consumers catch up; the writers of that stream stop reading their source meanwhile, so memory
+ * stays bounded, and the writers of other streams go on. The cheap check is XLEN (returned by
+ * every write): only when the length reaches the mark are the groups asked (XINFO GROUPS).
+ * Redis errors are retried forever with backoff; only the entries that failed are rewritten,
+ * and a stream's batches are written in order. Events: `full` / `drain` with the stream's name.
  */
-export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> {
+export class StreamProducer extends EventEmitter<{ full: [string]; drain: [string] }> {
   readonly batchSize: number
   readonly highWaterMark: number
   private readonly flushIntervalMs: number
@@ -143,19 +96,15 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
   private readonly maxBuffered: number
   private readonly retryInitialMs: number
   private readonly retryMaxMs: number
+  /** By stream name; the over-mark lanes under `overMarkKey(name)`. */
   private readonly streams = new Map<string, StreamState>()
   private timer: NodeJS.Timeout | null = null
-  private buffered = 0
-  private wasFull = false
   private closed = false
   private readonly abort = new AbortController()
-  private useScript: boolean
-  private usePacked = true
+  private readonly writer: BatchWriter
 
   constructor(private readonly opts: ProducerOptions) {
     super()
-    this.useScript = opts.mode !== 'pipeline'
-    if (this.useScript) defineXaddBatch(opts.redis)
     // every caller waiting in waitUntilWritable() listens for 'drain'
     this.setMaxListeners(0)
     this.batchSize = opts.batchSize ?? 500
@@ -165,45 +114,89 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
     this.maxBuffered = opts.maxBuffered ?? this.batchSize * 4
     this.retryInitialMs = opts.retryInitialMs ?? 100
     this.retryMaxMs = opts.retryMaxMs ?? 5000
+    this.writer = new BatchWriter({
+      redis: opts.redis,
+      mode: opts.mode ?? 'script',
+      retryInitialMs: this.retryInitialMs,
+      retryMaxMs: this.retryMaxMs,
+      logger: opts.logger,
+      metrics: opts.metrics,
+    })
     if (this.batchSize < 1) throw new Error('batchSize must be greater than 0')
     if (this.highWaterMark < 1) throw new Error('highWaterMark must be greater than 0')
   }
 
-  private state(stream: string): StreamState {
-    let s = this.streams.get(stream)
+  private state(stream: string, gated: boolean): StreamState {
+    const key = gated ? stream : overMarkKey(stream)
+    let s = this.streams.get(key)
     if (!s) {
-      s = { name: stream, buffer: [], pending: deferred(), length: 0, full: false, writing: null }
-      this.streams.set(stream, s)
+      s = {
+        name: stream,
+        gated,
+        buffer: [],
+        pending: deferred(),
+        length: 0,
+        unconsumed: 0,
+        atMark: false,
+        buffered: 0,
+        wasFull: false,
+        writing: null,
+      }
+      this.streams.set(key, s)
     }
     return s
   }
 
   /** Buffer one entry (flat field/value list); resolves when it is in Redis. */
-  add(stream: string, fields: EntryFields): Promise<void> {
+  add(stream: string, fields: EntryFields, opts: AddOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new Error('producer is closed'))
-    const s = this.state(stream)
+    const s = this.state(stream, opts.overMark !== true)
     s.buffer.push(fields)
-    this.buffered++
+    s.buffered++
     const p = s.pending.promise
     if (s.buffer.length >= this.batchSize) this.kick(s)
     else if (!this.timer) this.timer = setTimeout(() => this.onTimer(), this.flushIntervalMs)
-    this.checkFull()
+    this.checkFull(s)
     return p
   }
 
-  /** True when a target stream is at its high-water mark or too much is buffered. */
-  isFull(): boolean {
-    if (this.buffered >= this.maxBuffered) return true
-    for (const s of this.streams.values()) if (s.full) return true
+  /**
+   * True when one of `streams` (default: any stream written so far) is at its high-water mark or
+   * has too much buffered (Redis slow or down).
+   */
+  isFull(streams?: string | readonly string[]): boolean {
+    if (streams === undefined) {
+      for (const s of this.streams.values()) if (this.full(s)) return true
+      return false
+    }
+    for (const name of typeof streams === 'string' ? [streams] : streams) {
+      const s = this.streams.get(name)
+      if (s && this.full(s)) return true
+    }
     return false
   }
 
-  /** Resolves once `isFull()` is false (or the producer closes). */
-  async waitUntilWritable(): Promise<void> {
-    while (this.isFull() && !this.closed) {
+  /** True when the stream is paused at its high-water mark (not merely buffering). */
+  atMark(stream: string): boolean {
+    return this.streams.get(stream)?.atMark ?? false
+  }
+
+  private full(s: StreamState): boolean {
+    return s.atMark || s.buffered >= this.maxBuffered
+  }
+
+  /** Resolves once `isFull(streams)` is false (or the producer closes). */
+  async waitUntilWritable(streams?: string | readonly string[]): Promise<void> {
+    while (this.isFull(streams) && !this.closed) {
       await new Promise<void>((resolve) => {
-        const onDrain = () => (clearTimeout(t), resolve())
-        const t = setTimeout(() => (this.off('drain', onDrain), resolve()), this.pollIntervalMs)
+        const onDrain = () => {
+          clearTimeout(t)
+          resolve()
+        }
+        const t = setTimeout(() => {
+          this.off('drain', onDrain)
+          resolve()
+        }, this.pollIntervalMs)
         this.once('drain', onDrain)
       })
     }
@@ -234,6 +227,11 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
     return this.streams.get(stream)?.length ?? 0
   }
 
+  /** Entries of the stream no group had acked at the last check (measured from the mark on). */
+  unconsumedOf(stream: string): number {
+    return this.streams.get(stream)?.unconsumed ?? 0
+  }
+
   private onTimer(): void {
     this.timer = null
     for (const s of this.streams.values()) if (s.buffer.length > 0) this.kick(s)
@@ -254,142 +252,75 @@ export class StreamProducer extends EventEmitter<{ full: [string]; drain: [] }> 
       // Entries added from now on wait for the next batch.
       const done = s.buffer.length === 0 ? s.pending : null
       if (done) s.pending = deferred()
-      await this.waitBelowMark(s)
-      await this.writeBatch(s, batch)
-      this.buffered -= batch.length
-      this.checkFull()
+      if (s.gated) await this.waitBelowMark(s)
+      await this.writer.write(s.name, batch, (length) => {
+        s.length = length
+      })
+      s.buffered -= batch.length
+      this.checkFull(s)
       // A batch split from a larger buffer shares its promise with the rest of that buffer.
       if (done) done.resolve()
     }
   }
 
+  /**
+   * Wait while the stream's backlog (entries no group has acked) is at the mark. XLEN bounds the
+   * backlog from above, so below the mark in length there is nothing to ask; from there on the
+   * groups are asked before each batch, and while paused every `pollIntervalMs`. Once paused,
+   * writing resumes a batch below the mark (no flapping at the mark).
+   */
   private async waitBelowMark(s: StreamState): Promise<void> {
-    if (s.length < this.highWaterMark) return
-    const resumeBelow = Math.max(1, this.highWaterMark - this.batchSize)
+    if (s.length < this.highWaterMark && !s.atMark) return
     const started = Date.now()
     let attempt = 0
     for (;;) {
+      let measured = false
       try {
-        s.length = await this.opts.redis.xlen(s.name)
+        const m = await readUnconsumed(this.opts.redis, s.name)
+        s.length = m.length
+        s.unconsumed = m.unconsumed
+        measured = true
         attempt = 0
       } catch (err) {
-        this.opts.logger?.warn({ stream: s.name, err: errorMessage(err) }, 'XLEN failed; retrying')
+        this.opts.logger?.warn({ stream: s.name, err: errorMessage(err) }, "reading the stream's backlog failed; retrying")
         attempt++
       }
-      if (s.length < resumeBelow) break
-      if (!s.full) {
-        s.full = true
-        this.opts.logger?.warn({ stream: s.name, length: s.length, highWaterMark: this.highWaterMark }, 'stream at high-water mark: pausing')
-        this.checkFull()
+      const resumeBelow = s.atMark ? Math.max(1, this.highWaterMark - this.batchSize) : this.highWaterMark
+      if (measured && s.unconsumed < resumeBelow) break
+      if (measured && !s.atMark) {
+        s.atMark = true
+        this.opts.logger?.warn(
+          { stream: s.name, length: s.length, unconsumed: s.unconsumed, highWaterMark: this.highWaterMark },
+          'stream at high-water mark: pausing its writers',
+        )
+        this.checkFull(s)
       }
       await sleep(attempt > 0 ? backoffDelay(attempt, this.retryInitialMs, this.retryMaxMs) : this.pollIntervalMs, this.abort.signal)
     }
-    if (s.full) {
-      s.full = false
+    if (s.atMark) {
+      s.atMark = false
       const pausedS = (Date.now() - started) / 1000
       this.opts.metrics?.pausedSeconds.inc({ stream: s.name }, pausedS)
-      this.opts.logger?.info({ stream: s.name, length: s.length, pausedS }, 'stream below high-water mark: resuming')
-      this.checkFull()
-    }
-  }
-
-  /**
-   * One EVALSHA per batch: a Lua loop of XADDs that returns XLEN. One command instead of one
-   * per entry cuts the client-side cost per entry by several times (ioredis builds a Command
-   * and a promise for each), and one packed argument instead of three per entry by several
-   * times again. A failed call is retried whole (at-least-once: a batch cut short by a
-   * connection loss may be written twice, never lost).
-   */
-  private async writeBatchScript(s: StreamState, batch: EntryFields[]): Promise<void> {
-    let packed: Buffer | null = null
-    let args: (string | Buffer)[] | null = null
-    if (this.usePacked) packed = packEntries(batch)
-    else {
-      args = []
-      for (const fields of batch) {
-        args.push(String(fields.length))
-        for (const f of fields) args.push(f)
-      }
-    }
-    let attempt = 0
-    const end = this.opts.metrics?.batchSeconds.startTimer({ stream: s.name })
-    for (;;) {
-      try {
-        const client = this.opts.redis as unknown as ScriptClient & PackedClient
-        const len = (await (packed ? client[XADD_PACKED](s.name, packed) : client[XADD_BATCH](s.name, ...(args as (string | Buffer)[])))) as number
-        s.length = Number(len)
-        this.opts.metrics?.entriesWritten.inc({ stream: s.name }, batch.length)
-        break
-      } catch (err) {
-        const message = errorMessage(err)
-        if (message.includes('unknown command') || message.includes('NOSCRIPT')) {
-          this.useScript = false
-          end?.()
-          return this.writeBatch(s, batch)
-        }
-        if (packed && message.includes('cmsgpack')) {
-          // a server whose Lua lacks cmsgpack fails before any XADD: the argument-list script then
-          this.usePacked = false
-          end?.()
-          return this.writeBatch(s, batch)
-        }
-        attempt++
-        this.opts.metrics?.writeErrors.inc({ stream: s.name })
-        this.opts.logger?.warn({ stream: s.name, entries: batch.length, attempt, err: message }, 'XADD batch failed; retrying')
-        await sleep(backoffDelay(attempt, this.retryInitialMs, this.retryMaxMs))
-      }
-    }
-    end?.()
-  }
-
-  private async writeBatch(s: StreamState, batch: EntryFields[]): Promise<void> {
-    if (this.useScript) return this.writeBatchScript(s, batch)
-    let todo = batch
-    let attempt = 0
-    const end = this.opts.metrics?.batchSeconds.startTimer({ stream: s.name })
-    for (;;) {
-      const pipe = this.opts.redis.pipeline()
-      for (const fields of todo) pipe.xadd(s.name, '*', ...fields)
-      pipe.xlen(s.name)
-      let results: [Error | null, unknown][] | null = null
-      try {
-        results = await pipe.exec()
-      } catch (err) {
-        results = todo.map(() => [err as Error, null])
-      }
-      const failed: EntryFields[] = []
-      let firstErr: Error | null = null
-      for (let i = 0; i < todo.length; i++) {
-        const r = results?.[i]
-        if (!r || r[0]) {
-          failed.push(todo[i] as EntryFields)
-          firstErr ??= r?.[0] ?? new Error('no reply')
-        }
-      }
-      const lenReply = results?.[todo.length]
-      if (lenReply && !lenReply[0] && typeof lenReply[1] === 'number') s.length = lenReply[1]
-      this.opts.metrics?.entriesWritten.inc({ stream: s.name }, todo.length - failed.length)
-      if (failed.length === 0) break
-      attempt++
-      this.opts.metrics?.writeErrors.inc({ stream: s.name })
-      this.opts.logger?.warn(
-        { stream: s.name, failed: failed.length, attempt, err: errorMessage(firstErr) },
-        'XADD failed; retrying the failed entries',
+      this.opts.logger?.info(
+        { stream: s.name, length: s.length, unconsumed: s.unconsumed, pausedS },
+        'stream below high-water mark: resuming',
       )
-      todo = failed
-      await sleep(backoffDelay(attempt, this.retryInitialMs, this.retryMaxMs))
+      this.checkFull(s)
     }
-    end?.()
   }
 
-  private checkFull(): void {
-    const full = this.isFull()
-    if (full && !this.wasFull) {
-      this.wasFull = true
-      this.emit('full', [...this.streams.values()].find((s) => s.full)?.name ?? 'buffer')
-    } else if (!full && this.wasFull) {
-      this.wasFull = false
-      this.emit('drain')
+  private checkFull(s: StreamState): void {
+    if (!s.gated) return
+    const full = this.full(s)
+    if (full && !s.wasFull) {
+      s.wasFull = true
+      this.emit('full', s.name)
+    } else if (!full && s.wasFull) {
+      s.wasFull = false
+      this.emit('drain', s.name)
     }
   }
 }
+
+/** Map key of a stream's over-mark lane (not a Redis name: no stream is called this). */
+const overMarkKey = (stream: string): string => `\u0000over-mark\u0000${stream}`

@@ -59,6 +59,14 @@ export function fieldsToObject(flat: string[]): Record<string, string> {
   return o
 }
 
+/** A `[k, v, k, v]` reply of XINFO (STREAM, GROUPS' items, CONSUMERS' items) → object; values as Redis returned them. */
+export function replyToObject(reply: unknown): Record<string, unknown> {
+  const arr = reply as unknown[]
+  const o: Record<string, unknown> = {}
+  for (let i = 0; i + 1 < arr.length; i += 2) o[String(arr[i])] = arr[i + 1] ?? null
+  return o
+}
+
 export function objectToFields(o: Record<string, string>): string[] {
   const flat: string[] = []
   for (const k in o) flat.push(k, o[k] as string)

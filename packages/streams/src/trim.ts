@@ -1,3 +1,4 @@
+import { readGroups, type GroupInfo } from './groups.js'
 import type { RedisClient } from './redis.js'
 
 /** `a` < `b` for stream ids `ms-seq`. */
@@ -24,23 +25,18 @@ function nextId(id: string): string {
  * Returns the number of entries removed (0 when the stream has no group).
  */
 export async function trimAcked(redis: RedisClient, stream: string): Promise<number> {
-  let groups: unknown[]
+  let groups: GroupInfo[]
   try {
-    groups = (await redis.xinfo('GROUPS', stream)) as unknown[]
+    groups = await readGroups(redis, stream)
   } catch {
     return 0
   }
   if (groups.length === 0) return 0
   let minId: string | null = null
   for (const g of groups) {
-    const arr = g as (string | number | null)[]
-    const o: Record<string, string | number | null> = {}
-    for (let i = 0; i + 1 < arr.length; i += 2) o[String(arr[i])] = arr[i + 1] ?? null
-    const name = String(o.name)
-    const lastDelivered = String(o['last-delivered-id'] ?? '0-0')
-    let bound = nextId(lastDelivered)
-    if (Number(o.pending ?? 0) > 0) {
-      const summary = (await redis.xpending(stream, name)) as [number, string | null, string | null, unknown]
+    let bound = nextId(g.lastDeliveredId)
+    if (g.pending > 0) {
+      const summary = (await redis.xpending(stream, g.name)) as [number, string | null, string | null, unknown]
       const oldest = summary[1]
       if (oldest && compareIds(oldest, bound) < 0) bound = oldest
     }

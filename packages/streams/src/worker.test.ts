@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { PermanentError } from './errors.js'
-import { StreamWorker, type StreamEntry } from './worker.js'
+import { LEAVE_PENDING, StreamWorker, type StreamEntry } from './worker.js'
 import { newRedis, pendingCount, uniqueName, waitFor } from './test/helpers.js'
 
 const redis = newRedis()
@@ -45,7 +45,13 @@ describe('StreamWorker', () => {
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
     let started = 0
-    const w = worker({ stream, handler: async () => { started++; await gate } })
+    const w = worker({
+      stream,
+      handler: async () => {
+        started++
+        await gate
+      },
+    })
     await w.start()
     await fill(stream, 3)
     await waitFor(() => started > 0)
@@ -61,11 +67,18 @@ describe('StreamWorker', () => {
     let running = 0
     let max = 0
     let done = 0
-    const w = worker({ stream, batchSize: 2, concurrency: 3, handler: async (es) => {
-      running++; max = Math.max(max, running)
-      await new Promise((r) => setTimeout(r, 20))
-      running--; done += es.length
-    } })
+    const w = worker({
+      stream,
+      batchSize: 2,
+      concurrency: 3,
+      handler: async (es) => {
+        running++
+        max = Math.max(max, running)
+        await new Promise((r) => setTimeout(r, 20))
+        running--
+        done += es.length
+      },
+    })
     await w.start()
     await fill(stream, 60)
     await waitFor(() => done === 60)
@@ -76,11 +89,17 @@ describe('StreamWorker', () => {
   it('retries a failing entry while running and dead-letters it after maxDeliveries with its error', async () => {
     const stream = uniqueName('s')
     const attempts = new Map<string, number>()
-    const w = worker({ stream, maxDeliveries: 3, retryInitialMs: 20, retryMaxMs: 50, handler: async (es) =>
-      es.map((e) => {
-        attempts.set(e.id, (attempts.get(e.id) ?? 0) + 1)
-        return JSON.parse(e.fields.event as string).i === 1 ? new Error('boom: always fails') : null
-      }) })
+    const w = worker({
+      stream,
+      maxDeliveries: 3,
+      retryInitialMs: 20,
+      retryMaxMs: 50,
+      handler: async (es) =>
+        es.map((e) => {
+          attempts.set(e.id, (attempts.get(e.id) ?? 0) + 1)
+          return JSON.parse(e.fields.event as string).i === 1 ? new Error('boom: always fails') : null
+        }),
+    })
     await w.start()
     const ids = await fill(stream, 3)
     const dlq = `${stream}_dlq`
@@ -89,7 +108,14 @@ describe('StreamWorker', () => {
     const flat = first?.[1] ?? []
     const f: Record<string, string> = {}
     for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!
-    expect(f).toMatchObject({ event: '{"i":1}', error: 'boom: always fails', attempts: '3', consumer: 'c1', source_stream: stream, source_id: ids[1] })
+    expect(f).toMatchObject({
+      event: '{"i":1}',
+      error: 'boom: always fails',
+      attempts: '3',
+      consumer: 'c1',
+      source_stream: stream,
+      source_id: ids[1],
+    })
     expect(attempts.get(ids[1]!)).toBe(3)
     expect(attempts.get(ids[0]!)).toBe(1)
     await waitFor(async () => (await pendingCount(redis, stream, 'g')) === 0)
@@ -98,11 +124,55 @@ describe('StreamWorker', () => {
   it('dead-letters a permanent error at once', async () => {
     const stream = uniqueName('s')
     let calls = 0
-    const w = worker({ stream, maxDeliveries: 5, handler: async () => { calls++; throw new PermanentError('RepoNotFound') } })
+    const w = worker({
+      stream,
+      maxDeliveries: 5,
+      handler: async () => {
+        calls++
+        throw new PermanentError('RepoNotFound')
+      },
+    })
     await w.start()
     await fill(stream, 1)
     await waitFor(async () => (await redis.xlen(`${stream}_dlq`)) === 1)
     expect(calls).toBe(1)
+  })
+
+  it('leaves an entry pending when its handler says LEAVE_PENDING, even on its last attempt', async () => {
+    const stream = uniqueName('s')
+    let calls = 0
+    const w = worker({
+      stream,
+      maxDeliveries: 1,
+      handler: async (es) => {
+        calls++
+        return es.map(() => LEAVE_PENDING)
+      },
+    })
+    await w.start()
+    await fill(stream, 1)
+    await waitFor(() => calls === 1 && w.stats().calls === 0 && w.stats().inFlight === 0)
+    await w.flushAcks()
+    expect(await pendingCount(redis, stream, 'g')).toBe(1)
+    expect(await redis.xlen(`${stream}_dlq`)).toBe(0)
+    expect(w.stats().retrying).toBe(0)
+  })
+
+  it('takes an entry left pending again through reclaim, without a dead letter', async () => {
+    const stream = uniqueName('s')
+    const seen: number[] = []
+    const w = worker({
+      stream,
+      maxDeliveries: 2,
+      claimIdleMs: 100,
+      claimIntervalMs: 100,
+      handler: async (es) => es.map((e) => (seen.push(e.deliveries) === 1 ? LEAVE_PENDING : null)),
+    })
+    await w.start()
+    await fill(stream, 1)
+    await waitFor(async () => seen.length === 2 && (await pendingCount(redis, stream, 'g')) === 0)
+    expect(seen).toEqual([1, 2])
+    expect(await redis.xlen(`${stream}_dlq`)).toBe(0)
   })
 
   it('reads its own pending entries first after a restart', async () => {
@@ -130,9 +200,14 @@ describe('StreamWorker', () => {
     const stream = uniqueName('s')
     await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM')
     const ids = await fill(stream, 40)
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./test/child-worker.mjs', import.meta.url)), stream, 'g', 'doomed', '400', '1000'], {
-      env: process.env, stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./test/child-worker.mjs', import.meta.url)), stream, 'g', 'doomed', '400', '1000'],
+      {
+        env: process.env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     children.push(child)
     await once(child.stdout!, 'data')
     // wait until the child has some entries in hand, then kill it without warning
@@ -141,11 +216,21 @@ describe('StreamWorker', () => {
     await once(child, 'exit')
     const doneBefore = await redis.scard(`${stream}:done`)
     expect(doneBefore).toBeLessThan(40)
-    const w = worker({ stream, consumer: 'survivor', claimIdleMs: 1000, claimIntervalMs: 200, handler: async (es) => {
-      await redis.sadd(`${stream}:done`, ...es.map((e) => e.id))
-    } })
+    const w = worker({
+      stream,
+      consumer: 'survivor',
+      claimIdleMs: 1000,
+      claimIntervalMs: 200,
+      handler: async (es) => {
+        await redis.sadd(`${stream}:done`, ...es.map((e) => e.id))
+      },
+    })
     await w.start()
-    await waitFor(async () => (await redis.scard(`${stream}:done`)) === 40 && (await pendingCount(redis, stream, 'g')) === 0, 30_000, 'all entries done')
+    await waitFor(
+      async () => (await redis.scard(`${stream}:done`)) === 40 && (await pendingCount(redis, stream, 'g')) === 0,
+      30_000,
+      'all entries done',
+    )
     expect((await redis.smembers(`${stream}:done`)).sort()).toEqual(ids.sort())
   })
 
@@ -155,9 +240,14 @@ describe('StreamWorker', () => {
     const sub = newRedis()
     await sub.subscribe(`${stream}:started`)
     const started = new Promise<string>((resolve) => sub.once('message', (_c, m: string) => resolve(m)))
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./test/child-worker.mjs', import.meta.url)), stream, 'g', 'term', '1500', '60000'], {
-      env: process.env, stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./test/child-worker.mjs', import.meta.url)), stream, 'g', 'term', '1500', '60000'],
+      {
+        env: process.env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     children.push(child)
     await once(child.stdout!, 'data')
     await fill(stream, 3)

@@ -14,17 +14,9 @@ interface Actor {
   active: boolean
 }
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce from the seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { rng } from './random.js'
+
+export { rng }
 
 const toRef = (r: Ref): RefLike => ({ uriStr: r.uri.toString(), cidStr: r.cid.toString(), rkey: r.uri.rkey, raw: r })
 
@@ -136,7 +128,12 @@ export class Activity {
     }
     if (r < 0.9) {
       await this.seed.agent.com.atproto.repo.putRecord(
-        { repo: did, collection: 'app.bsky.actor.profile', rkey: 'self', record: { $type: 'app.bsky.actor.profile', displayName: `Name ${Math.floor(this.random() * 1e6)}`, description: 'edited' } },
+        {
+          repo: did,
+          collection: 'app.bsky.actor.profile',
+          rkey: 'self',
+          record: { $type: 'app.bsky.actor.profile', displayName: `Name ${Math.floor(this.random() * 1e6)}`, description: 'edited' },
+        },
         { headers: this.headers(did), encoding: 'application/json' },
       )
       this.count('profile')

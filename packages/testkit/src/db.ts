@@ -20,7 +20,8 @@ const withDb = (url: string, db: string): string => {
 export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
   const direct = process.env.DATABASE_DIRECT_URL ?? process.env.DATABASE_URL
   const pooled = process.env.DATABASE_URL
-  if (!direct || !pooled) throw new Error('DATABASE_URL / DATABASE_DIRECT_URL not set: run tests through scripts/test.sh or vitest (global setup)')
+  if (!direct || !pooled)
+    throw new Error('DATABASE_URL / DATABASE_DIRECT_URL not set: run tests through scripts/test.sh or vitest (global setup)')
   const name = `${prefix}_${randomBytes(5).toString('hex')}`
   const admin = new pg.Client({ connectionString: direct })
   await admin.connect()

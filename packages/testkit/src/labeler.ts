@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -18,22 +19,43 @@ export interface SignedLabel {
 /**
  * A labeler's `com.atproto.label.subscribeLabels` on loopback: labels signed by a real
  * secp256k1 key (sig over the DAG-CBOR of the unsigned label), `#labels` frames with seq, and
- * replay from a cursor, as Ozone serves them.
+ * replay from a cursor, as Ozone serves them. Its DID is a did:web of its own port
+ * (`did:web:localhost%3A<port>`), whose document (`/.well-known/did.json`, same port) names the
+ * key as `#atproto_label`: an ingester verifies its labels without any PLC.
  */
 export class LocalLabeler {
   readonly labels: { seq: number; label: SignedLabel }[] = []
   private readonly sockets = new Set<WebSocket>()
   private constructor(
+    private readonly http: Server,
     private readonly wss: WebSocketServer,
     readonly keypair: Secp256k1Keypair,
     readonly did: string,
   ) {}
 
-  static async start(did = 'did:plc:locallabeler'): Promise<LocalLabeler> {
+  static async start(): Promise<LocalLabeler> {
     const keypair = await Secp256k1Keypair.create()
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-    await once(wss, 'listening')
-    const labeler = new LocalLabeler(wss, keypair, did)
+    const http = createServer()
+    const wss = new WebSocketServer({ server: http })
+    http.listen(0, '127.0.0.1')
+    await once(http, 'listening')
+    const port = (http.address() as AddressInfo).port
+    const did = `did:web:localhost%3A${port}`
+    const labeler = new LocalLabeler(http, wss, keypair, did)
+    http.on('request', (req, res) => {
+      if ((req.url ?? '/').split('?')[0] !== '/.well-known/did.json') return void res.writeHead(404).end()
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({
+          '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'],
+          id: did,
+          verificationMethod: [
+            { id: `${did}#atproto_label`, type: 'Multikey', controller: did, publicKeyMultibase: keypair.did().replace('did:key:', '') },
+          ],
+          service: [{ id: '#atproto_labeler', type: 'AtprotoLabeler', serviceEndpoint: `http://localhost:${port}` }],
+        }),
+      )
+    })
     wss.on('connection', (socket, req) => {
       const url = new URL(req.url ?? '/', 'http://x')
       if (url.pathname !== '/xrpc/com.atproto.label.subscribeLabels') {
@@ -49,7 +71,12 @@ export class LocalLabeler {
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}`
+    return `ws://127.0.0.1:${(this.http.address() as AddressInfo).port}`
+  }
+
+  /** `INGESTER_LABELER_HOSTS` entry: `<did>@<url>`. */
+  get hostEntry(): string {
+    return `${this.did}@${this.url}`
   }
 
   /** Sign and publish a label (or its negation). */
@@ -75,6 +102,8 @@ export class LocalLabeler {
   async close(): Promise<void> {
     for (const s of this.sockets) s.terminate()
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+    this.http.closeAllConnections()
+    await new Promise<void>((resolve) => this.http.close(() => resolve()))
   }
 }
 

@@ -21,6 +21,10 @@ export interface PrivateServices {
   databaseUrl: string
   databaseDirectUrl: string
   restart(service: 'redis' | 'postgres' | 'pgbouncer'): Promise<void>
+  /** Kill Postgres as a crash would (`pg_ctl stop -m immediate`); `start()` brings it back. */
+  crash(service: 'postgres'): Promise<void>
+  /** Start what is not running (after `crash`: Postgres runs crash recovery). */
+  start(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -28,10 +32,13 @@ export interface PrivateServices {
  * A Redis, Postgres and pgbouncer of the suite's own (own data folder, own free ports), for
  * tests that restart them: the shared ones other suites use are left alone.
  */
-export async function startPrivateServices(name: string): Promise<PrivateServices> {
+export async function startPrivateServices(name: string, opts: { durablePostgres?: boolean } = {}): Promise<PrivateServices> {
   const root = repoRoot()
   const script = join(root, 'scripts', 'services.sh')
   const env: NodeJS.ProcessEnv = { ...process.env, SERVICES_DIR: join(root, '.local', `services-${name}`) }
+  // production durability (fsync, synchronous_commit on): for the tests that crash Postgres
+  if (opts.durablePostgres) env.SERVICES_PG_DURABLE = '1'
+  else delete env.SERVICES_PG_DURABLE
   delete env.REDIS_URL
   delete env.DATABASE_URL
   delete env.DATABASE_DIRECT_URL
@@ -48,6 +55,12 @@ export async function startPrivateServices(name: string): Promise<PrivateService
     databaseDirectUrl: vars.DATABASE_DIRECT_URL,
     async restart(service) {
       await run('bash', [script, 'restart', service], { env })
+    },
+    async crash(service) {
+      await run('bash', [script, 'crash', service], { env })
+    },
+    async start() {
+      await run('bash', [script, 'start'], { env })
     },
     async stop() {
       await run('bash', [script, 'stop'], { env })

@@ -3,7 +3,12 @@
  * wait at once. Imported alone as `@firehose/testkit/wait`, it loads nothing else (the package
  * index loads @atproto/dev-env).
  */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition', intervalMs = 50): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+  intervalMs = 50,
+): Promise<void> {
   const start = Date.now()
   while (Date.now() - start < timeoutMs) {
     if (await check()) return

@@ -6,6 +6,9 @@ import { join } from 'node:path'
 
 export type AppName = 'ingester' | 'backfiller' | 'indexer'
 
+/** ALLOW_PRIVATE_NETWORKS for the in-process AT Protocol network: it listens on 127.0.0.1 only. */
+export const LOCAL_NETWORK = '127.0.0.1/32'
+
 /** A free loopback port (the OS picks; closed again at once). */
 export async function freePort(): Promise<number> {
   const srv = createServer()
@@ -100,6 +103,8 @@ export interface PipelineEnv {
   labelerHosts?: string[]
   plcUrl: string
   handleResolverUrl?: string
+  /** ALLOW_PRIVATE_NETWORKS of every app: exactly the local network's addresses, or unset */
+  allowPrivateNetworks?: string
   logDir: string
   logLevel?: string
   /** Extra variables per app (tests shorten timeouts). */
@@ -108,34 +113,57 @@ export interface PipelineEnv {
 
 /** The three apps, configured for one machine, each on its own metrics port. */
 export async function createApps(e: PipelineEnv): Promise<Record<AppName, AppProcess>> {
-  const common = { REDIS_URL: e.redisUrl, LOG_LEVEL: e.logLevel ?? 'info' }
+  const common = {
+    REDIS_URL: e.redisUrl,
+    LOG_LEVEL: e.logLevel ?? 'info',
+    ...(e.allowPrivateNetworks !== undefined ? { ALLOW_PRIVATE_NETWORKS: e.allowPrivateNetworks } : {}),
+  }
   const ingesterPort = await freePort()
   const backfillerPort = await freePort()
   const indexerPort = await freePort()
   return {
-    ingester: new AppProcess('ingester', e.root, {
-      ...common,
-      METRICS_PORT: String(ingesterPort),
-      INGESTER_RELAY_HOSTS: e.relayHosts.join(','),
-      ...(e.labelerHosts?.length ? { INGESTER_LABELER_HOSTS: e.labelerHosts.join(',') } : {}),
-      INGESTER_BACKFILL_REPOS: 'true',
-      ...e.extra?.ingester,
-    }, ingesterPort, e.logDir),
-    backfiller: new AppProcess('backfiller', e.root, {
-      ...common,
-      BACKFILLER_METRICS_PORT: String(backfillerPort),
-      BACKFILLER_CONSUMER: 'backfiller-1',
-      PLC_URL: e.plcUrl,
-      ...e.extra?.backfiller,
-    }, backfillerPort, e.logDir),
-    indexer: new AppProcess('indexer', e.root, {
-      ...common,
-      METRICS_PORT: String(indexerPort),
-      DATABASE_URL: e.databaseUrl,
-      INDEXER_CONSUMER: 'indexer-1',
-      PLC_URL: e.plcUrl,
-      ...(e.handleResolverUrl ? { HANDLE_RESOLVER_URL: e.handleResolverUrl } : {}),
-      ...e.extra?.indexer,
-    }, indexerPort, e.logDir),
+    ingester: new AppProcess(
+      'ingester',
+      e.root,
+      {
+        ...common,
+        METRICS_PORT: String(ingesterPort),
+        INGESTER_RELAY_HOSTS: e.relayHosts.join(','),
+        ...(e.labelerHosts?.length ? { INGESTER_LABELER_HOSTS: e.labelerHosts.join(','), PLC_URL: e.plcUrl } : {}),
+        INGESTER_BACKFILL_REPOS: 'true',
+        PLC_URL: e.plcUrl,
+        ...e.extra?.ingester,
+      },
+      ingesterPort,
+      e.logDir,
+    ),
+    backfiller: new AppProcess(
+      'backfiller',
+      e.root,
+      {
+        ...common,
+        BACKFILLER_METRICS_PORT: String(backfillerPort),
+        BACKFILLER_CONSUMER: 'backfiller-1',
+        PLC_URL: e.plcUrl,
+        ...e.extra?.backfiller,
+      },
+      backfillerPort,
+      e.logDir,
+    ),
+    indexer: new AppProcess(
+      'indexer',
+      e.root,
+      {
+        ...common,
+        METRICS_PORT: String(indexerPort),
+        DATABASE_URL: e.databaseUrl,
+        INDEXER_CONSUMER: 'indexer-1',
+        PLC_URL: e.plcUrl,
+        ...(e.handleResolverUrl ? { HANDLE_RESOLVER_URL: e.handleResolverUrl } : {}),
+        ...e.extra?.indexer,
+      },
+      indexerPort,
+      e.logDir,
+    ),
   }
 }

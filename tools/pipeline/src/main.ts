@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { Activity, LocalLabeler, startNetwork, type LocalNetwork } from '@firehose/testkit'
-import { createApps, type AppName } from './apps.js'
+import { createApps, LOCAL_NETWORK, type AppName } from './apps.js'
 import { readStatus, renderStatus, type PipelineStatus } from './status.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -20,7 +20,10 @@ if (!redisUrl || !databaseUrl) {
   console.error('pipeline: REDIS_URL and DATABASE_URL must be set (run bash scripts/start.sh)')
   process.exit(2)
 }
-const relays = (env.INGESTER_RELAY_HOSTS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+const relays = (env.INGESTER_RELAY_HOSTS ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)
 const log = (msg: string) => console.log(`[pipeline] ${msg}`)
 
 let net: LocalNetwork | null = null
@@ -33,7 +36,9 @@ if (relays.length === 0) {
   await activity.createAccounts(5)
   await activity.run(40)
   labeler = await LocalLabeler.start()
-  log(`PDS ${net.pdsUrl}, PLC ${net.plcUrl}, labeler ${labeler.url}; ${activity.actors.length} accounts exist before the pipeline starts (reached by listRepos + backfill)`)
+  log(
+    `PDS ${net.pdsUrl}, PLC ${net.plcUrl}, labeler ${labeler.url}; ${activity.actors.length} accounts exist before the pipeline starts (reached by listRepos + backfill)`,
+  )
 }
 
 const apps = await createApps({
@@ -41,9 +46,19 @@ const apps = await createApps({
   redisUrl,
   databaseUrl,
   relayHosts: net ? [net.pdsUrl] : relays,
-  ...(labeler ? { labelerHosts: [labeler.url] } : env.INGESTER_LABELER_HOSTS ? { labelerHosts: env.INGESTER_LABELER_HOSTS.split(',') } : {}),
+  ...(labeler
+    ? { labelerHosts: [labeler.hostEntry] }
+    : env.INGESTER_LABELER_HOSTS
+      ? { labelerHosts: env.INGESTER_LABELER_HOSTS.split(',') }
+      : {}),
   plcUrl: net ? net.plcUrl : (env.PLC_URL ?? 'https://plc.directory'),
   ...(net ? { handleResolverUrl: net.pdsUrl } : env.HANDLE_RESOLVER_URL ? { handleResolverUrl: env.HANDLE_RESOLVER_URL } : {}),
+  // the embedded network listens on 127.0.0.1 (localhost): exactly that, nothing wider
+  ...(net
+    ? { allowPrivateNetworks: LOCAL_NETWORK }
+    : env.ALLOW_PRIVATE_NETWORKS
+      ? { allowPrivateNetworks: env.ALLOW_PRIVATE_NETWORKS }
+      : {}),
   logDir: join(root, '.local', 'logs'),
   logLevel: env.LOG_LEVEL ?? 'info',
 })

@@ -50,7 +50,9 @@ export async function readStatus(redis: Redis, pool: pg.Pool, indexerMetricsUrl:
       return { stream, length: s.length, pending: s.pending, lag: s.lag, dlq: await redis.xlen(dlqStreamName(stream)) }
     }),
   )
-  const added = (await Promise.all([STREAMS.firehoseLive, STREAMS.firehoseBackfill, STREAMS.labelLive].map((s) => entriesAdded(redis, s)))).reduce((a, b) => a + b, 0)
+  const added = (
+    await Promise.all([STREAMS.firehoseLive, STREAMS.firehoseBackfill, STREAMS.labelLive].map((s) => entriesAdded(redis, s)))
+  ).reduce((a, b) => a + b, 0)
   const rows: Record<string, number> = {}
   for (const t of TABLES) {
     try {
@@ -69,10 +71,13 @@ export function renderStatus(now: PipelineStatus, prev: PipelineStatus | null): 
   const lines = [
     `events/s in ${rate(now.added, prev?.added)}  out ${rate(now.indexed, prev?.indexed)}   (total in ${now.added}, indexed ${now.indexed})`,
     'stream               length  pending      lag   dlq',
-    ...now.streams.map((s) =>
-      `${s.stream.padEnd(20)} ${String(s.length).padStart(7)} ${String(s.pending).padStart(8)} ${String(s.lag ?? '-').padStart(8)} ${String(s.dlq).padStart(5)}`,
+    ...now.streams.map(
+      (s) =>
+        `${s.stream.padEnd(20)} ${String(s.length).padStart(7)} ${String(s.pending).padStart(8)} ${String(s.lag ?? '-').padStart(8)} ${String(s.dlq).padStart(5)}`,
     ),
-    'rows: ' + Object.entries(now.rows).map(([t, n]) => `${t} ${n}`).join('  '),
+    `rows: ${Object.entries(now.rows)
+      .map(([t, n]) => `${t} ${n}`)
+      .join('  ')}`,
   ]
   return lines.join('\n')
 }

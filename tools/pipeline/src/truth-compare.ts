@@ -48,14 +48,22 @@ export async function compareTables(pool: pg.Pool, expected: ExpectedActor[]): P
   for (const a of expected) {
     const uri = (r: TruthRecord) => `at://${a.did}/${r.collection}/${r.rkey} ${r.cid}`
     const rec = await pool.query('select uri, cid from record where did = $1', [a.did])
-    diffs.push(...diffSets(`record ${a.did}`, sorted(a.records.map(uri)), sorted(rec.rows.map((r: { uri: string; cid: string }) => `${r.uri} ${r.cid}`))))
+    diffs.push(
+      ...diffSets(
+        `record ${a.did}`,
+        sorted(a.records.map(uri)),
+        sorted(rec.rows.map((r: { uri: string; cid: string }) => `${r.uri} ${r.cid}`)),
+      ),
+    )
     for (const [collection, table] of Object.entries(TABLE_OF)) {
       const res = await pool.query(`select uri, cid from "${table}" where creator = $1`, [a.did])
-      diffs.push(...diffSets(
-        `${table} ${a.did}`,
-        sorted(a.records.filter((r) => r.collection === collection).map(uri)),
-        sorted(res.rows.map((r: { uri: string; cid: string }) => `${r.uri} ${r.cid}`)),
-      ))
+      diffs.push(
+        ...diffSets(
+          `${table} ${a.did}`,
+          sorted(a.records.filter((r) => r.collection === collection).map(uri)),
+          sorted(res.rows.map((r: { uri: string; cid: string }) => `${r.uri} ${r.cid}`)),
+        ),
+      )
     }
     const actor = await pool.query('select handle, "upstreamStatus" as status from actor where did = $1', [a.did])
     const row = actor.rows[0] as { handle: string | null; status: string | null } | undefined

@@ -69,7 +69,10 @@ export async function startFakeNetwork(): Promise<FakeNetwork> {
       if (!repo) return json(res, 400, { error: 'RepoNotFound', message: `Could not find repo for DID: ${did}` })
       const step = repo.script?.shift()
       if (step?.kind === 'status') {
-        res.writeHead(step.status, { 'content-type': 'application/json', ...(typeof step.headers === 'function' ? step.headers() : step.headers) })
+        res.writeHead(step.status, {
+          'content-type': 'application/json',
+          ...(typeof step.headers === 'function' ? step.headers() : step.headers),
+        })
         res.end(step.body ?? JSON.stringify({ error: 'Error', message: `scripted ${step.status}` }))
         return
       }

@@ -1,6 +1,7 @@
 /** Shared by the backfiller's tests: config, Redis, stream reads, metric scraping. */
 import { randomBytes } from 'node:crypto'
 import { createRedis, decodeEvent, encodeRepoJob, type RedisClient, type StreamEvent } from '@firehose/streams'
+import { parseNetworkList } from '@firehose/atproto'
 import type { BackfillerConfig } from '../config.js'
 import { waitFor as pollUntil } from '@firehose/testkit/wait'
 
@@ -27,16 +28,19 @@ export function testConfig(overrides: Partial<BackfillerConfig> = {}): Backfille
   return {
     redisUrl: redisUrl(),
     redisClusterNodes: [],
-    logLevel: 'silent',
+    logLevel: (process.env.TEST_LOG_LEVEL ?? 'silent') as BackfillerConfig['logLevel'],
     metricsPort: 0,
+    metricsHost: '127.0.0.1',
     streamShards: 1,
+    deprecatedVariables: [],
     consumer: uniqueName('backfiller'),
     plcUrl: 'http://127.0.0.1:1',
+    syncStatePrefix: uniqueName('sync_state'),
     inStream,
     outStream: uniqueName('firehose_backfill'),
     group: 'repo_backfill_group',
-    concurrency: 4,
-    batchSize: 100,
+    reposInFlight: 4,
+    chunkSize: 100,
     httpTimeoutMs: 2000,
     maxRetries: 2,
     retryInitialMs: 50,
@@ -48,7 +52,21 @@ export function testConfig(overrides: Partial<BackfillerConfig> = {}): Backfille
     maxRateLimitWaitMs: 10_000,
     claimIdleMs: 1000,
     didCacheTtlMs: 60_000,
+    trimIntervalMs: 1000,
+    dlqRetentionMs: 0,
+    dlqMaxLength: 0,
     verifyThreads: 1,
+    didCacheMaxEntries: 10_000,
+    // the fake network listens on 127.0.0.1, and nothing else may be contacted
+    allowPrivateNetworks: parseNetworkList('127.0.0.1/32'),
+    maxDocumentBytes: 64 * 1024,
+    maxRateLimitWaits: 5,
+    maxRateLimitTotalMs: 60_000,
+    hostMaxSlots: 100,
+    maxJsonPerCarByte: 8,
+    minJsonBudgetBytes: 16 * 1024 * 1024,
+    maxRepeatedRecords: 1000,
+    maxCrashes: 2,
     ...overrides,
   }
 }

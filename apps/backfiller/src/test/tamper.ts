@@ -73,10 +73,16 @@ export async function tamperedCars(repo: SignedRepo): Promise<TamperedCar[]> {
     sig[10] = (sig[10] as number) ^ 0xff
     c.sig = new BytesWrapper(sig)
   })
-  const missingRecord = encodeCar([root], blocks.filter((b) => b !== firstRecord))
+  const missingRecord = encodeCar(
+    [root],
+    blocks.filter((b) => b !== firstRecord),
+  )
   const corrupted = Uint8Array.from(firstRecord.bytes)
   corrupted[corrupted.length - 1] = (corrupted[corrupted.length - 1] as number) ^ 0x01
-  const cidMismatch = encodeCar([root], blocks.map((b) => (b === firstRecord ? { cid: b.cid, bytes: corrupted } : b)))
+  const cidMismatch = encodeCar(
+    [root],
+    blocks.map((b) => (b === firstRecord ? { cid: b.cid, bytes: corrupted } : b)),
+  )
   const truncated = repo.car.slice(0, Math.floor(repo.car.length * 0.6))
 
   return [

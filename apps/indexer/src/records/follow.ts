@@ -28,6 +28,10 @@ export const follow: RecordModule = {
       extra: [],
     }
   },
+  aggregates: [
+    { kind: 'followersCount', table: 'profile_agg', count: `SELECT count(*) FROM follow WHERE "subjectDid" = x.k` },
+    { kind: 'followsCount', table: 'profile_agg', count: `SELECT count(*) FROM follow WHERE creator = x.k` },
+  ],
   aggKeys: (row) => [
     { kind: 'followersCount', key: String(row.subjectDid) },
     { kind: 'followsCount', key: String(row.creator) },

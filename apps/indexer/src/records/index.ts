@@ -9,12 +9,14 @@ import { listBlock } from './list-block.js'
 import { listItem } from './list-item.js'
 import { post } from './post.js'
 import { profile } from './profile.js'
+import { referenceListOptOut } from './reference-list-opt-out.js'
 import { repost } from './repost.js'
 import { starterPack } from './starter-pack.js'
 import { verification } from './verification.js'
 import type { RecordModule } from './types.js'
 
-export type { RecordModule, RecordRef, Row, AggKey, AggKind, TableSpec } from './types.js'
+export { AGG_KINDS } from './types.js'
+export type { RecordModule, RecordRef, Row, AggKey, AggKind, AggTable, AggregateCount, TableSpec } from './types.js'
 
 /**
  * The record types indexed beyond `record`. Every other collection is kept in `record` only
@@ -37,6 +39,7 @@ export const recordModules: readonly RecordModule[] = [
   threadGate,
   postGate,
   verification,
+  referenceListOptOut,
 ]
 
 const byCollection = new Map(recordModules.map((m) => [m.collection, m]))

@@ -28,6 +28,7 @@ export const like: RecordModule = {
       extra: [],
     }
   },
+  aggregates: [{ kind: 'likeCount', table: 'post_agg', count: `SELECT count(*) FROM "like" WHERE subject = x.k` }],
   aggKeys: (row) => [{ kind: 'likeCount', key: String(row.subject) }],
   aggKeysOfRecord(_ref, record) {
     const subject = strongRef(record.subject)

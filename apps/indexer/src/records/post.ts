@@ -24,6 +24,10 @@ const quoteTable: TableSpec = {
 
 const isPostUri = (uri: string): boolean => uri.split('/')[3] === POST
 
+/** A post's `reply.root` or `reply.parent` strong ref (null when it is not a reply, or malformed). */
+export const replyRef = (record: LexRecord, which: 'root' | 'parent'): { uri: string; cid: string } | null =>
+  strongRef(isObj(record.reply) ? record.reply[which] : undefined)
+
 /** The embeds of a post, with recordWithMedia split in its record and its media (as bsky). */
 function separateEmbeds(embed: LexValue | undefined): { [key: string]: LexValue }[] {
   if (!isObj(embed)) return []
@@ -99,12 +103,10 @@ function quoteSubject(record: LexRecord): string | null {
 export const post: RecordModule = {
   collection: POST,
   lexiconId: POST,
-  main: tableSpec(
-    'post',
-    'uri',
-    'uri,cid,creator,text,replyRoot,replyRootCid,replyParent,replyParentCid,createdAt,indexedAt,langs,tags',
-    { langs: 'jsonb', tags: 'jsonb' },
-  ),
+  main: tableSpec('post', 'uri', 'uri,cid,creator,text,replyRoot,replyRootCid,replyParent,replyParentCid,createdAt,indexedAt,langs,tags', {
+    langs: 'jsonb',
+    tags: 'jsonb',
+  }),
   extra: [feedItemTable, embedImage, embedExternal, embedRecord, embedVideo, quoteTable, embedGallery, opThreadReply],
   toRows(ref, record) {
     const reply = isObj(record.reply) ? record.reply : undefined
@@ -143,26 +145,40 @@ export const post: RecordModule = {
       ],
     }
   },
+  aggregates: [
+    {
+      kind: 'replyCount',
+      table: 'post_agg',
+      // a reply that violates its thread's gate is not counted (writer/post-flags.ts)
+      count: `SELECT count(*) FROM post WHERE "replyParent" = x.k AND ("violatesThreadGate" IS NULL OR "violatesThreadGate" = false)`,
+    },
+    // the `quote` rows (an extra table of post)
+    { kind: 'quoteCount', table: 'post_agg', count: `SELECT count(*) FROM quote WHERE subject = x.k` },
+    { kind: 'postsCount', table: 'profile_agg', count: `SELECT count(*) FROM post WHERE creator = x.k` },
+  ],
   aggKeys(row) {
     const keys: AggKey[] = [{ kind: 'postsCount', key: String(row.creator) }]
     if (row.replyParent) keys.push({ kind: 'replyCount', key: String(row.replyParent) })
     return keys
   },
   reads(_did, record) {
-    const root = strongRef(isObj(record.reply) ? record.reply.root : undefined)
+    const root = replyRef(record, 'root')
+    // the parent: its stored chain is what the reply's notifications are computed from
+    // (writer/notifications.ts); a batch writing the parent recomputes its replies
+    const parent = replyRef(record, 'parent')
     const quoted = quoteSubject(record)
-    return [...(root ? [root.uri] : []), ...(quoted ? [quoted] : [])]
+    return [...new Set([...(root ? [root.uri] : []), ...(parent ? [parent.uri] : []), ...(quoted ? [quoted] : [])])]
   },
   replyPairs: {
     exclusive: false,
     keys(did, record) {
-      const root = strongRef(isObj(record.reply) ? record.reply.root : undefined)
+      const root = replyRef(record, 'root')
       return root ? [`${uriDid(root.uri)}|${did}`] : []
     },
   },
   aggKeysOfRecord(ref, record) {
     const keys: AggKey[] = [{ kind: 'postsCount', key: ref.did }]
-    const parent = strongRef(isObj(record.reply) ? record.reply.parent : undefined)
+    const parent = replyRef(record, 'parent')
     if (parent) keys.push({ kind: 'replyCount', key: parent.uri })
     const quoted = quoteSubject(record)
     if (quoted) keys.push({ kind: 'quoteCount', key: quoted })

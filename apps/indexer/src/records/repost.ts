@@ -40,6 +40,7 @@ export const repost: RecordModule = {
       ],
     }
   },
+  aggregates: [{ kind: 'repostCount', table: 'post_agg', count: `SELECT count(*) FROM repost WHERE subject = x.k` }],
   aggKeys: (row) => [{ kind: 'repostCount', key: String(row.subject) }],
   aggKeysOfRecord(_ref, record) {
     const subject = strongRef(record.subject)

@@ -25,7 +25,14 @@ export function simpleModule(
       const own = row(ref, record)
       if (!own) return null
       return {
-        main: { uri: ref.uri, cid: ref.cid, creator: ref.did, ...own, createdAt: normalizeDatetime(record.createdAt), indexedAt: ref.indexedAt },
+        main: {
+          uri: ref.uri,
+          cid: ref.cid,
+          creator: ref.did,
+          ...own,
+          createdAt: normalizeDatetime(record.createdAt),
+          indexedAt: ref.indexedAt,
+        },
         extra: [],
       }
     },

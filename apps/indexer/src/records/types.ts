@@ -31,15 +31,27 @@ export interface TableSpec {
 
 export type Row = Record<string, string | boolean | null>
 
+/**
+ * The aggregate counters, in the column order of their tables (`post_agg`, then `profile_agg`):
+ * the order the recount statement lists them in.
+ */
+export const AGG_KINDS = ['likeCount', 'repostCount', 'replyCount', 'quoteCount', 'followersCount', 'followsCount', 'postsCount'] as const
+
 /** An aggregate counter to recount, e.g. `post_agg.likeCount` of a post uri. */
-export type AggKind =
-  | 'likeCount'
-  | 'repostCount'
-  | 'replyCount'
-  | 'quoteCount'
-  | 'followersCount'
-  | 'followsCount'
-  | 'postsCount'
+export type AggKind = (typeof AGG_KINDS)[number]
+
+/** The tables of aggregate counters: `post_agg` by post uri, `profile_agg` by DID. */
+export type AggTable = 'post_agg' | 'profile_agg'
+
+/**
+ * A counter a record type's rows are counted in: its table, and the SQL that counts the base
+ * rows of key `x.k` (run by writer/aggregates.ts inside its recount statement).
+ */
+export interface AggregateCount {
+  kind: AggKind
+  table: AggTable
+  count: string
+}
 
 export interface AggKey {
   kind: AggKind
@@ -61,6 +73,8 @@ export interface RecordModule {
   extra: readonly TableSpec[]
   /** Rows for a valid record: main row (null: not indexed, e.g. a profile whose rkey is not self). */
   toRows(ref: RecordRef, record: LexRecord): { main: Row; extra: Row[][] } | null
+  /** The counters this type's rows are counted in, each with its count (one module per counter). */
+  aggregates?: readonly AggregateCount[]
   /** Aggregates a main row counts towards. */
   aggKeys(row: Row): AggKey[]
   /** Aggregates touched by the record's content, known even when its write is stale. */
@@ -86,4 +100,10 @@ export interface RecordModule {
    * (shared). See writer/post-flags.ts.
    */
   replyPairs?: { exclusive: boolean; keys(did: string, record: LexRecord): string[] }
+  /**
+   * The version a delete removed is tracked (`record_tombstone.versionRev`, writer/soft-delete.ts)
+   * although no table keeps its rows: bsky's verification leaves an `unverified` notification
+   * naming it (writer/notifications.ts).
+   */
+  keepsDeletedVersion?: boolean
 }

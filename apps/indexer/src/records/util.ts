@@ -2,11 +2,9 @@ import { normalizeDatetimeAlways } from '@atproto/syntax'
 import type { LexRecord, LexValue } from '@firehose/streams'
 
 /** bsky's createdAt normalisation: a valid datetime as ISO, anything else a fixed far past. */
-export const normalizeDatetime = (v: LexValue | undefined): string =>
-  normalizeDatetimeAlways(typeof v === 'string' ? v : '')
+export const normalizeDatetime = (v: LexValue | undefined): string => normalizeDatetimeAlways(typeof v === 'string' ? v : '')
 
-export const isObj = (v: unknown): v is { [key: string]: LexValue } =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
+export const isObj = (v: unknown): v is { [key: string]: LexValue } => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 export const str = (v: LexValue | undefined): string | null => (typeof v === 'string' ? v : null)
 

@@ -23,8 +23,10 @@ export function firehoseMix(n: number, accounts = 5000, seed = 42): StreamEvent[
       events.push(writeEvent(d, 'app.bsky.feed.post', rkey, rev, record))
       posts.push(uriOf(d, 'app.bsky.feed.post', rkey))
     } else if (x < 0.77) events.push(writeEvent(d, 'app.bsky.feed.repost', rkey, rev, { subject: strongRef(target), createdAt }))
-    else if (x < 0.92) events.push(writeEvent(d, 'app.bsky.graph.follow', rkey, rev, { subject: did(Math.floor(r() * accounts)), createdAt }))
-    else if (x < 0.95) events.push(writeEvent(d, 'app.bsky.graph.block', rkey, rev, { subject: did(Math.floor(r() * accounts)), createdAt }))
+    else if (x < 0.92)
+      events.push(writeEvent(d, 'app.bsky.graph.follow', rkey, rev, { subject: did(Math.floor(r() * accounts)), createdAt }))
+    else if (x < 0.95)
+      events.push(writeEvent(d, 'app.bsky.graph.block', rkey, rev, { subject: did(Math.floor(r() * accounts)), createdAt }))
     else if (x < 0.97) events.push(writeEvent(d, 'app.bsky.actor.profile', 'self', rev, { displayName: `n${i}`, description: 'hello' }))
     else events.push(writeEvent(d, 'com.example.other', rkey, rev, { value: i }))
   }

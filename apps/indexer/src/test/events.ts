@@ -23,7 +23,7 @@ function base32(bytes: Uint8Array): string {
 /** A real CIDv1 (sha-256) string derived from a seed: dag-cbor, or another codec (raw: 0x55). */
 export function cidFor(seed: string, codec = 0x71): string {
   const digest = createHash('sha256').update(seed).digest()
-  return 'b' + base32(Uint8Array.from([0x01, codec, 0x12, 0x20, ...digest]))
+  return `b${base32(Uint8Array.from([0x01, codec, 0x12, 0x20, ...digest]))}`
 }
 
 /** A real CIDv1 (raw codec, sha-256) string, as blobs have. */
@@ -67,7 +67,13 @@ export function writeEvent(
   }
 }
 
-export function deleteEvent(d: string, collection: string, rkey: string, rev: string, time = '2026-01-01T00:00:00.000Z'): RecordDeleteEvent {
+export function deleteEvent(
+  d: string,
+  collection: string,
+  rkey: string,
+  rev: string,
+  time = '2026-01-01T00:00:00.000Z',
+): RecordDeleteEvent {
   return { type: 'delete', seq: ++seq, time, did: d, commit: cidFor(`commit:${d}:${rev}`), rev, collection, rkey }
 }
 

@@ -1,126 +1,26 @@
 import type { LexRecord, StreamEvent } from '@firehose/streams'
-import { createdAt as baseCreatedAt, deleteEvent, did, rawCidFor, strongRef, tid, uriOf, writeEvent } from './events.js'
+import { createdAt as baseCreatedAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from './events.js'
 import { uriDid } from '../records/util.js'
+import { pick, rng } from './rng.js'
+import {
+  gatedBy,
+  POST,
+  LIST,
+  POST_RKEYS,
+  PATHS,
+  MORE_PATHS,
+  GATES,
+  GRAPH,
+  type GateRules,
+  gateAllow,
+  blob,
+  embedOf,
+  optOut,
+  groupOf,
+} from './workload-records.js'
 
-/** A seeded PRNG (mulberry32), so a failing seed can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export const pick = <T>(r: () => number, list: readonly T[]): T => list[Math.floor(r() * list.length)] as T
-
-export function shuffle<T>(r: () => number, list: T[]): T[] {
-  for (let i = list.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1))
-    ;[list[i], list[j]] = [list[j] as T, list[i] as T]
-  }
-  return list
-}
-
-/** Whether the post at `uri` has a live gate of `collection` (same repo, same rkey). */
-const gatedBy = (live: ReadonlySet<string>, uri: string, collection: string): boolean =>
-  live.has(`${uriDid(uri)}/${collection}/${uri.slice(uri.lastIndexOf('/') + 1)}`)
-const POST = 'app.bsky.feed.post'
-const LIST = 'app.bsky.graph.list'
-const POST_RKEYS = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']
-const PATHS: Record<string, string[]> = {
-  [POST]: POST_RKEYS,
-  'app.bsky.feed.like': ['l0', 'l1', 'l2', 'l3', 'l4', 'l5'],
-  'app.bsky.feed.repost': ['r0', 'r1', 'r2', 'r3'],
-  'app.bsky.graph.follow': ['f0', 'f1', 'f2', 'f3'],
-  'app.bsky.graph.block': ['b0', 'b1', 'b2'],
-  'app.bsky.actor.profile': ['self'],
-}
-/** Every other record type bsky indexes (and one it keeps in `record` only). */
-const MORE_PATHS: Record<string, string[]> = {
-  [LIST]: ['ls0', 'ls1'],
-  'app.bsky.graph.listitem': ['li0', 'li1', 'li2', 'li3'],
-  'app.bsky.graph.listblock': ['lb0', 'lb1'],
-  'app.bsky.feed.generator': ['fg0', 'fg1'],
-  'app.bsky.graph.starterpack': ['sp0'],
-  'app.bsky.labeler.service': ['self', 'other'],
-  'app.bsky.feed.threadgate': POST_RKEYS,
-  'app.bsky.feed.postgate': POST_RKEYS,
-  'app.bsky.graph.verification': ['v0', 'v1', 'v2'],
-  'chat.bsky.actor.declaration': ['self'],
-}
-const GATES = ['app.bsky.feed.threadgate', 'app.bsky.feed.postgate']
-/** Types bsky keeps unique per creator and subject: clients never update them. */
-const GRAPH = new Set([
-  'app.bsky.feed.like',
-  'app.bsky.feed.repost',
-  'app.bsky.graph.follow',
-  'app.bsky.graph.block',
-  'app.bsky.graph.listitem',
-  'app.bsky.graph.listblock',
-  'app.bsky.graph.verification',
-])
-
-export type GateRules = 'all' | 'static' | 'none'
-
-const TG = 'app.bsky.feed.threadgate'
-function gateAllow(r: () => number, rules: GateRules, ownList: string): LexRecord {
-  if (rules === 'none' || r() < 0.2) return {}
-  const kinds = rules === 'static' ? ['none', 'mention'] : ['none', 'mention', 'following', 'follower', 'list']
-  const allow: LexRecord[] = []
-  for (const k of kinds) {
-    if (k === 'none' || r() < 0.5) continue
-    allow.push(k === 'list' ? { $type: `${TG}#listRule`, list: ownList } : { $type: `${TG}#${k}Rule` })
-  }
-  return { allow }
-}
-
-/** A blob in atproto JSON form (raw-codec CID). */
-export const blob = (seed: string, mimeType: string): LexRecord => ({
-  $type: 'blob',
-  ref: { $link: rawCidFor(seed) },
-  mimeType,
-  size: 1000,
-})
-
-function embedOf(r: () => number, n: number, postUris: readonly string[], gated: readonly string[]): LexRecord {
-  const images = (): LexRecord => ({
-    $type: 'app.bsky.embed.images',
-    images: Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => ({ image: blob(`img${n}.${i}`, 'image/jpeg'), alt: r() < 0.5 ? `alt ${i}` : '' })),
-  })
-  const external = (): LexRecord => ({
-    $type: 'app.bsky.embed.external',
-    external: { uri: `https://example.com/${n}`, title: `title ${n}`, description: r() < 0.5 ? `about ${n}` : '', ...(r() < 0.5 ? { thumb: blob(`thumb${n}`, 'image/png') } : {}) },
-  })
-  const gallery = (): LexRecord => ({
-    $type: 'app.bsky.embed.gallery',
-    items: Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => ({
-      $type: 'app.bsky.embed.gallery#image',
-      image: blob(`gal${n}.${i}`, 'image/jpeg'),
-      alt: `g ${i}`,
-      aspectRatio: { width: 4, height: 3 },
-    })),
-  })
-  const video = (): LexRecord => ({ $type: 'app.bsky.embed.video', video: blob(`vid${n}`, 'video/mp4'), ...(r() < 0.5 ? { alt: `video ${n}` } : {}) })
-  // half the quotes are of a post with a postgate when there is one
-  const record = (): LexRecord => ({ $type: 'app.bsky.embed.record', record: strongRef(pick(r, gated.length && r() < 0.5 ? gated : postUris)) })
-  switch (Math.floor(r() * 6)) {
-    case 0:
-      return images()
-    case 1:
-      return external()
-    case 2:
-      return video()
-    case 3:
-      return record()
-    case 4:
-      return gallery()
-    default:
-      return { $type: 'app.bsky.embed.recordWithMedia', record: record(), media: pick(r, [images, external, video, gallery])() }
-  }
-}
+export { pick, rng, shuffle } from './rng.js'
+export { blob, type GateRules } from './workload-records.js'
 
 /**
  * Random repo histories for `dids` accounts: creates, updates and deletes with strictly
@@ -141,12 +41,20 @@ export function generateHistory(
   seed: number,
   dids: number,
   ops: number,
-  opts: { updateGraph?: boolean; allTypes?: boolean; gateRules?: GateRules } = {},
+  opts: { updateGraph?: boolean; allTypes?: boolean; gateRules?: GateRules; freshGraphRkeys?: boolean } = {},
 ): StreamEvent[] {
   const updateGraph = opts.updateGraph ?? true
   const gateRules = opts.gateRules ?? 'all'
   const paths = opts.allTypes === false ? PATHS : { ...PATHS, ...MORE_PATHS }
   const r = rng(seed)
+  // choices added for notifications and opt-outs draw from their own generator, so that the
+  // histories of the seeds other tests rely on stay as they were
+  const r2 = rng(seed * 7 + 3)
+  // `freshGraphRkeys`: each life of a like, repost, follow, … at an rkey of its own (as TIDs
+  // are), so that no uri is created twice
+  const freshGraph = opts.freshGraphRkeys ?? false
+  const lives = new Map<string, string>()
+  const rkeyOf = (key: string, rkey: string): string => lives.get(key) ?? rkey
   const accounts = Array.from({ length: dids }, (_, i) => did(i + 1))
   const postUris = accounts.flatMap((d) => POST_RKEYS.map((k) => uriOf(d, POST, k)))
   const live = new Set<string>()
@@ -184,7 +92,8 @@ export function generateHistory(
           if (live.delete(`${d}/${g}/${rkey}`)) events.push(deleteEvent(d, g, rkey, rev, time))
         }
       }
-      events.push(deleteEvent(d, collection, rkey, rev, time))
+      events.push(deleteEvent(d, collection, rkeyOf(key, rkey), rev, time))
+      lives.delete(key)
       continue
     }
     const ownList = uriOf(d, LIST, pick(r, MORE_PATHS[LIST] ?? []))
@@ -206,7 +115,9 @@ export function generateHistory(
           rec.embed = embedOf(r, n, postUris, postgated)
         }
         if (r() < 0.2) {
-          rec.facets = [{ index: { byteStart: 0, byteEnd: 2 }, features: [{ $type: 'app.bsky.richtext.facet#mention', did: pick(r, accounts) }] }]
+          rec.facets = [
+            { index: { byteStart: 0, byteEnd: 2 }, features: [{ $type: 'app.bsky.richtext.facet#mention', did: pick(r, accounts) }] },
+          ]
         }
         if (r() < 0.3) rec.langs = ['en']
         if (r() < 0.1) rec.tags = ['tag']
@@ -216,6 +127,9 @@ export function generateHistory(
       case 'app.bsky.feed.like':
       case 'app.bsky.feed.repost':
         record = { subject: strongRef(pick(r, postUris.slice(0, 6))), createdAt }
+        // now and then through someone's repost (like-via-repost, repost-via-repost)
+        if (r2() < 0.3)
+          record.via = strongRef(uriOf(pick(r2, accounts), 'app.bsky.feed.repost', pick(r2, PATHS['app.bsky.feed.repost'] ?? [])))
         break
       case 'app.bsky.graph.follow':
       case 'app.bsky.graph.block':
@@ -223,13 +137,27 @@ export function generateHistory(
         break
       case 'app.bsky.actor.profile':
         record = { displayName: `name ${n}`, ...(r() < 0.3 ? { avatar: blob(`avatar${n}`, 'image/png') } : {}) }
+        // every other account signed up through the next one's starter pack (kept in every
+        // version of its profile, as clients keep it)
+        if (accounts.indexOf(d) % 2 === 0) {
+          record.joinedViaStarterPack = strongRef(
+            uriOf(accounts[(accounts.indexOf(d) + 1) % accounts.length] ?? d, 'app.bsky.graph.starterpack', 'sp0'),
+          )
+        }
         break
       case LIST:
         record = {
           name: `list ${n}`,
           purpose: r() < 0.5 ? 'app.bsky.graph.defs#curatelist' : 'app.bsky.graph.defs#modlist',
           createdAt,
-          ...(r() < 0.5 ? { description: `about ${n}`, descriptionFacets: [{ index: { byteStart: 0, byteEnd: 5 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'about' }] }] } : {}),
+          ...(r() < 0.5
+            ? {
+                description: `about ${n}`,
+                descriptionFacets: [
+                  { index: { byteStart: 0, byteEnd: 5 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'about' }] },
+                ],
+              }
+            : {}),
           ...(r() < 0.3 ? { avatar: blob(`lav${n}`, 'image/png') } : {}),
         }
         break
@@ -241,7 +169,12 @@ export function generateHistory(
         record = { subject: uriOf(pick(r, accounts), LIST, pick(r, MORE_PATHS[LIST] ?? [])), createdAt }
         break
       case 'app.bsky.feed.generator':
-        record = { did: 'did:web:feed.example.com', displayName: `feed ${n}`, createdAt, ...(r() < 0.5 ? { description: `feed about ${n}` } : {}) }
+        record = {
+          did: 'did:web:feed.example.com',
+          displayName: `feed ${n}`,
+          createdAt,
+          ...(r() < 0.5 ? { description: `feed about ${n}` } : {}),
+        }
         break
       case 'app.bsky.graph.starterpack':
         record = { name: `pack ${n}`, list: ownList, createdAt }
@@ -264,21 +197,14 @@ export function generateHistory(
     // With `updateGraph: false` (bsky's order-sensitive indexer) a group has at most 2 members.
     const group = groupOf(d, collection, record)
     if (!updateGraph && group !== null && !live.has(key) && (groupSize.get(group) ?? 0) >= 2) continue
-    events.push(writeEvent(d, collection, rkey, rev, record, live.has(key) ? 'update' : 'create', time))
+    if (freshGraph && GRAPH.has(collection) && !live.has(key)) lives.set(key, `${rkey}-${n}`)
+    events.push(writeEvent(d, collection, rkeyOf(key, rkey), rev, record, live.has(key) ? 'update' : 'create', time))
     if (group !== null && !live.has(key)) {
       groupSize.set(group, (groupSize.get(group) ?? 0) + 1)
       groupOfPath.set(key, group)
     }
     live.add(key)
+    if (collection === LIST && r2() < 0.7) events.push(optOut(r2, accounts, d, rkey, rev, time, live))
   }
   return events
-}
-
-/** The unique group (one like per creator and subject) a record is in, for the types that have one. */
-function groupOf(did: string, collection: string, record: LexRecord): string | null {
-  if (!GRAPH.has(collection)) return null
-  const s = record.subject
-  const subject = typeof s === 'string' ? s : s && typeof s === 'object' && !Array.isArray(s) ? String(s.uri) : ''
-  const list = typeof record.list === 'string' ? record.list : ''
-  return `${collection}|${did}|${subject}|${list}`
 }

@@ -1,35 +1,50 @@
 import { sql } from 'kysely'
-import type { AggKey, AggKind } from '../records/index.js'
+import {
+  AGG_KINDS,
+  recordModules,
+  type AggKey,
+  type AggKind,
+  type AggregateCount,
+  type AggTable,
+  type RecordModule,
+} from '../records/index.js'
 import { CombinedStatement, LOCK_AGG, lockKeys, type Tx } from './sql.js'
 
-interface AggTable {
+interface AggTableSpec {
   key: 'uri' | 'did'
-  /** Counter column → count of base rows for key `k`. */
+  /** Counter column → count of base rows for key `k`, in the table's column order. */
   counts: Partial<Record<AggKind, string>>
 }
 
-const TABLES: Record<'post_agg' | 'profile_agg', AggTable> = {
-  post_agg: {
-    key: 'uri',
-    counts: {
-      likeCount: `SELECT count(*) FROM "like" WHERE subject = x.k`,
-      repostCount: `SELECT count(*) FROM repost WHERE subject = x.k`,
-      replyCount: `SELECT count(*) FROM post WHERE "replyParent" = x.k AND ("violatesThreadGate" IS NULL OR "violatesThreadGate" = false)`,
-      quoteCount: `SELECT count(*) FROM quote WHERE subject = x.k`,
-    },
-  },
-  profile_agg: {
-    key: 'did',
-    counts: {
-      followersCount: `SELECT count(*) FROM follow WHERE "subjectDid" = x.k`,
-      followsCount: `SELECT count(*) FROM follow WHERE creator = x.k`,
-      postsCount: `SELECT count(*) FROM post WHERE creator = x.k`,
-    },
-  },
+const KEY_COLUMN: Record<AggTable, 'uri' | 'did'> = { post_agg: 'uri', profile_agg: 'did' }
+
+/**
+ * The aggregate tables from the record modules' declarations (`RecordModule.aggregates`): each
+ * counter counted by exactly one module, listed in AGG_KINDS order.
+ */
+export function aggregateTables(modules: readonly RecordModule[]): Map<AggTable, AggTableSpec> {
+  const declared = new Map<AggKind, AggregateCount>()
+  for (const m of modules) {
+    for (const a of m.aggregates ?? []) {
+      if (declared.has(a.kind)) throw new Error(`aggregate ${a.kind} is counted by two record modules`)
+      declared.set(a.kind, a)
+    }
+  }
+  const tables = new Map<AggTable, AggTableSpec>()
+  for (const kind of AGG_KINDS) {
+    const a = declared.get(kind)
+    if (!a) throw new Error(`no record module counts aggregate ${kind}`)
+    let spec = tables.get(a.table)
+    if (!spec) tables.set(a.table, (spec = { key: KEY_COLUMN[a.table], counts: {} }))
+    spec.counts[kind] = a.count
+  }
+  return tables
 }
 
-const tableOf = (kind: AggKind): 'post_agg' | 'profile_agg' =>
-  kind in TABLES.post_agg.counts ? 'post_agg' : 'profile_agg'
+const TABLES = aggregateTables(recordModules)
+const TABLE_OF = new Map([...TABLES].flatMap(([table, spec]) => Object.keys(spec.counts).map((kind) => [kind as AggKind, table])))
+
+const tableOf = (kind: AggKind): AggTable => TABLE_OF.get(kind) as AggTable
 
 /**
  * Recount the touched aggregates from the base tables: one statement for the whole batch
@@ -43,7 +58,7 @@ const tableOf = (kind: AggKind): 'post_agg' | 'profile_agg' =>
  * does not exist yet gets every counter counted.
  */
 export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promise<number> {
-  const byTable = new Map<'post_agg' | 'profile_agg', Map<string, Set<AggKind>>>()
+  const byTable = new Map<AggTable, Map<string, Set<AggKind>>>()
   for (const { kind, key } of keys) {
     if (!key) continue
     const table = tableOf(kind)
@@ -62,7 +77,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
   let rows = 0
   const stmt = new CombinedStatement()
   for (const [table, m] of byTable) {
-    const spec = TABLES[table]
+    const spec = TABLES.get(table) as AggTableSpec
     const kinds = Object.keys(spec.counts) as AggKind[]
     const list = [...m.keys()].sort()
     const flags = kinds.map((kind) => sql`${list.map((k) => m.get(k)?.has(kind) ?? false)}::boolean[]`)
@@ -70,9 +85,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     // `a.k IS NULL`: no row yet, count every counter. One index probe per key (LATERAL …
     // LIMIT 1): a NOT EXISTS per counter was planned as a hashed subplan scanning the whole
     // table, and a plain LEFT JOIN as a hash join, also scanning it.
-    const values = kinds
-      .map((kind, i) => `CASE WHEN f${i} OR a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE -1 END`)
-      .join(', ')
+    const values = kinds.map((kind, i) => `CASE WHEN f${i} OR a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE -1 END`).join(', ')
     const sets = kinds
       .map((kind) => `"${kind}" = CASE WHEN excluded."${kind}" >= 0 THEN excluded."${kind}" ELSE ${table}."${kind}" END`)
       .join(', ')

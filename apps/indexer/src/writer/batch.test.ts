@@ -14,6 +14,10 @@ const q = async (text: string, params: unknown[] = []) => (await t.database.pool
 
 beforeAll(async () => {
   t = await createTestDb({ poolMax: 8 })
+  // a real refusal by Postgres for one kind of entry (SQLSTATE 22023, a data exception)
+  await q(`CREATE FUNCTION refuse_post() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.text = 'refuse me' THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22023'; END IF; RETURN NEW; END $$`)
+  await q(`CREATE TRIGGER refuse_post BEFORE INSERT ON post FOR EACH ROW EXECUTE FUNCTION refuse_post()`)
 })
 afterAll(async () => {
   await t?.drop()
@@ -25,20 +29,41 @@ describe('indexBatch', () => {
     const metrics = createIndexerMetrics(registry)
     const a = did(100)
     const good1 = writeEvent(a, 'app.bsky.feed.post', 'ok1', next(), { text: 'fine', createdAt })
-    // valid per lexicon, but Postgres refuses NUL in text columns: the batch transaction fails
-    const bad = writeEvent(a, 'app.bsky.feed.post', 'nul', next(), { text: 'bad\u0000byte', createdAt })
-    const good2 = writeEvent(a, 'app.bsky.feed.like', 'ok2', next(), { subject: strongRef(uriOf(a, 'app.bsky.feed.post', 'ok1')), createdAt })
+    // valid per lexicon, but Postgres refuses it (a trigger of the test): the batch transaction fails
+    const bad = writeEvent(a, 'app.bsky.feed.post', 'nul', next(), { text: 'refuse me', createdAt })
+    const good2 = writeEvent(a, 'app.bsky.feed.like', 'ok2', next(), {
+      subject: strongRef(uriOf(a, 'app.bsky.feed.post', 'ok1')),
+      createdAt,
+    })
     const res = await indexBatch(t.database, [good1, bad, good2], { metrics })
     expect(res.isolated).toBe(true)
     expect(res.failed).toEqual([1])
     expect(res.outcomes.map((o) => o.status)).toEqual(['applied', 'failed', 'applied'])
     expect(res.outcomes[1]?.error?.name).toBe('BatchWriteError')
     expect(await q(`SELECT uri FROM post WHERE creator = $1`, [a])).toEqual([{ uri: uriOf(a, 'app.bsky.feed.post', 'ok1') }])
-    expect(await q(`SELECT "likeCount"::int FROM post_agg WHERE uri = $1`, [uriOf(a, 'app.bsky.feed.post', 'ok1')])).toEqual([{ likeCount: 1 }])
+    expect(await q(`SELECT "likeCount"::int FROM post_agg WHERE uri = $1`, [uriOf(a, 'app.bsky.feed.post', 'ok1')])).toEqual([
+      { likeCount: 1 },
+    ])
     const text = await registry.metrics()
     expect(text).toContain('indexer_batch_isolations_total 1')
+    expect(text).toMatch(/indexer_entries_refused_total\{sqlstate="22023"\} 1/)
     expect(text).toMatch(/indexer_records_written_total\{collection="app.bsky.feed.post",op="create"\} 1/)
     expect(text).toMatch(/indexer_events_indexed_total\{type="create",outcome="failed"\} 1/)
+  })
+
+  it('a refused entry costs its batch about 2·log2(n) transactions (bisection), not one per entry', async () => {
+    const registry = new Registry()
+    const metrics = createIndexerMetrics(registry)
+    const a = did(102)
+    const events = Array.from({ length: 64 }, (_, i) =>
+      writeEvent(a, 'app.bsky.feed.post', `b${i}`, next(), { text: i === 37 ? 'refuse me' : `ok ${i}`, createdAt }),
+    )
+    const res = await indexBatch(t.database, events, { metrics })
+    expect(res.failed).toEqual([37])
+    expect(await q(`SELECT count(*)::int AS n FROM post WHERE creator = $1`, [a])).toEqual([{ n: 63 }])
+    const text = await registry.metrics()
+    // 1 (the batch) + 2 per level of a 64-entry bisection (6 levels) = 13, against 65 entry by entry
+    expect(text).toMatch(/indexer_db_transaction_duration_seconds_count 13\n/)
   })
 
   it('an unreachable database fails every entry at once, without per-entry retries', async () => {
@@ -57,7 +82,9 @@ describe('indexBatch', () => {
 
   it('sets statement_timeout with SET LOCAL semantics when asked', async () => {
     const a = did(151)
-    const res = await indexBatch(t.database, [writeEvent(a, 'app.bsky.feed.post', 'st', next(), { text: 'x', createdAt })], { statementTimeoutMs: 5000 })
+    const res = await indexBatch(t.database, [writeEvent(a, 'app.bsky.feed.post', 'st', next(), { text: 'x', createdAt })], {
+      statementTimeoutMs: 5000,
+    })
     expect(res.outcomes[0]?.status).toBe('applied')
     // transaction-local: the pooled session is back to the default afterwards
     const rows = await q(`SHOW statement_timeout`)
@@ -118,7 +145,10 @@ describe('account and identity events', () => {
       { ...h1, did: b, handle: 'b1.test' },
     ])
     expect(res.outcomes.map((o) => o.status)).toEqual(['applied', 'stale', 'applied', 'stale'])
-    expect((await q(`SELECT handle, "upstreamStatus" FROM actor WHERE did = $1`, [b]))[0]).toEqual({ handle: 'b2.test', upstreamStatus: null })
+    expect((await q(`SELECT handle, "upstreamStatus" FROM actor WHERE did = $1`, [b]))[0]).toEqual({
+      handle: 'b2.test',
+      upstreamStatus: null,
+    })
     // a newer deletion applies; an older reactivation redelivered afterwards does not undo it
     await indexBatch(t.database, [{ type: 'account', seq: 20, time: at(9), did: a, active: false, status: 'deleted' }])
     await indexBatch(t.database, [active])
@@ -141,7 +171,9 @@ describe('indexBatch: sizes and unknown input', () => {
     expect(res.outcomes.filter((o) => o.status === 'applied')).toHaveLength(5000)
     // 700 creators × 50 subjects with i % 700 fixing i % 50: 700 distinct (creator, subject)
     // pairs, so 700 likes are kept and the other 4300 are duplicates of them
-    const sum = await q(`SELECT sum("likeCount")::int AS n FROM post_agg WHERE uri LIKE $1`, [`${uriOf(did(5), 'app.bsky.feed.post', 's')}%`])
+    const sum = await q(`SELECT sum("likeCount")::int AS n FROM post_agg WHERE uri LIKE $1`, [
+      `${uriOf(did(5), 'app.bsky.feed.post', 's')}%`,
+    ])
     expect(sum).toEqual([{ n: 700 }])
     const dups = await q(`SELECT count(*)::int AS n FROM duplicate_record d JOIN "like" l ON l.uri = d."duplicateOf" WHERE d.uri > l.uri`)
     expect(dups).toEqual([{ n: 4300 }])

@@ -33,9 +33,21 @@ async function insertWithExtras(trx: Tx, module: RecordModule, rows: readonly Mo
 }
 
 function addPlainInserts(stmt: CombinedStatement, module: RecordModule, rows: readonly ModuleRows[]): void {
-  stmt.add(insertSql(module.main, rows.map((r) => r.main), upsertAll(module)))
+  stmt.add(
+    insertSql(
+      module.main,
+      rows.map((r) => r.main),
+      upsertAll(module),
+    ),
+  )
   for (const [i, spec] of module.extra.entries()) {
-    stmt.add(insertSql(spec, rows.flatMap((r) => r.extra[i] ?? []), IGNORE))
+    stmt.add(
+      insertSql(
+        spec,
+        rows.flatMap((r) => r.extra[i] ?? []),
+        IGNORE,
+      ),
+    )
   }
 }
 
@@ -99,9 +111,15 @@ export function addRemoveOld(
       if (replaced.length) stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${replaced}::text[])`)
       return undefined
     }
-    return spec.agg
-      ? { agg: spec.agg, part: stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[]) RETURNING ${sql.ref(spec.agg.column)}`, 'rows') }
-      : (stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[])`), undefined)
+    if (spec.agg) {
+      const part = stmt.add(
+        sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[]) RETURNING ${sql.ref(spec.agg.column)}`,
+        'rows',
+      )
+      return { agg: spec.agg, part }
+    }
+    stmt.add(sql`DELETE FROM ${sql.table(spec.table)} WHERE ${sql.ref(spec.keyColumn)} = ANY(${list}::text[])`)
+    return undefined
   })
   const cols = sql.raw(module.main.columns.map((c) => `"${c.name}"`).join(', '))
   const mainPart = stmt.add(sql`DELETE FROM ${sql.table(module.main.table)} WHERE uri = ANY(${list}::text[]) RETURNING ${cols}`, 'rows')
@@ -129,10 +147,26 @@ export function addInserts(stmt: CombinedStatement, module: RecordModule, rows: 
     addPlainInserts(stmt, module, rows)
     return undefined
   }
-  const part = stmt.add(insertSql(module.main, rows.map((r) => r.main), IGNORE, ['uri']), true)
+  const part = stmt.add(
+    insertSql(
+      module.main,
+      rows.map((r) => r.main),
+      IGNORE,
+      ['uri'],
+    ),
+    true,
+  )
   if (!part) return undefined
   for (const [i, spec] of module.extra.entries()) {
-    stmt.add(insertSql(spec, rows.flatMap((r) => r.extra[i] ?? []), IGNORE, [], { column: spec.keyColumn, part }))
+    stmt.add(
+      insertSql(
+        spec,
+        rows.flatMap((r) => r.extra[i] ?? []),
+        IGNORE,
+        [],
+        { column: spec.keyColumn, part },
+      ),
+    )
   }
   return part
 }
@@ -191,7 +225,8 @@ export async function resolveGroups(
     else members.set(k, [m])
   }
   for (const r of stored) add({ uri: String(r.uri), rows: null, storedRow: r, cid: String(r.cid), indexedAt: String(r.indexedAt) }, r)
-  for (const f of fresh) add({ uri: String(f.main.uri), rows: f, storedRow: null, cid: String(f.main.cid), indexedAt: String(f.main.indexedAt) }, f.main)
+  for (const f of fresh)
+    add({ uri: String(f.main.uri), rows: f, storedRow: null, cid: String(f.main.cid), indexedAt: String(f.main.indexedAt) }, f.main)
   for (const d of dups) {
     const { did, collection, rkey } = parseUri(d.uri)
     const built = module.toRows({ uri: d.uri, did, collection, rkey, cid: d.cid, indexedAt: d.indexedAt }, JSON.parse(d.json) as LexRecord)
@@ -222,7 +257,11 @@ export async function resolveGroups(
   await insertWithExtras(trx, module, promote)
   await insertRows(
     trx,
-    { table: 'duplicate_record', keyColumn: 'uri', columns: ['uri', 'cid', 'duplicateOf', 'indexedAt'].map((name) => ({ name, type: 'text' as const })) },
+    {
+      table: 'duplicate_record',
+      keyColumn: 'uri',
+      columns: ['uri', 'cid', 'duplicateOf', 'indexedAt'].map((name) => ({ name, type: 'text' as const })),
+    },
     duplicates,
     'ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, "duplicateOf" = excluded."duplicateOf", "indexedAt" = excluded."indexedAt"',
   )

@@ -18,10 +18,12 @@ describe('rows without a record row', () => {
     const postUri = uriOf(a, 'app.bsky.feed.post', 'p')
     const likeUri = uriOf(a, 'app.bsky.feed.like', 'l')
     const subject = 'at://did:plc:z/app.bsky.feed.post/s'
-    await t.database.pool.query(
-      `INSERT INTO post (uri, cid, creator, text, "createdAt", "indexedAt") VALUES ($1, $2, $3, 'old', $4, $4)`,
-      [postUri, cidFor('old'), a, createdAt],
-    )
+    await t.database.pool.query(`INSERT INTO post (uri, cid, creator, text, "createdAt", "indexedAt") VALUES ($1, $2, $3, 'old', $4, $4)`, [
+      postUri,
+      cidFor('old'),
+      a,
+      createdAt,
+    ])
     await t.database.pool.query(
       `INSERT INTO "like" (uri, cid, creator, subject, "subjectCid", "createdAt", "indexedAt") VALUES ($1, $2, $3, $4, $5, $6, $6)`,
       [likeUri, cidFor('oldlike'), a, 'at://did:plc:z/app.bsky.feed.post/old', cidFor('x'), createdAt],

@@ -1,8 +1,9 @@
 import { sql } from 'kysely'
 import type { StreamEvent } from '@firehose/streams'
+import type { Logger } from '@firehose/service'
 import type { Database } from '../db/database.js'
 import { collectionLabel, type IndexerMetrics } from '../metrics.js'
-import { trustingHandleVerifier, type HandleVerifier } from './handles.js'
+import { HANDLE_PENDING, trustingHandleVerifier, type HandleAnswer, type HandleCheck, type HandleVerifier } from './handles.js'
 import { prepareEvents, type Prepared } from './prepare.js'
 import { writeBatch, type EventOutcome } from './write-batch.js'
 import { addActorsAndSync } from './actors.js'
@@ -20,6 +21,10 @@ export interface IndexBatchOptions {
   retries?: number
   /** `SET LOCAL statement_timeout` for each write transaction (pgbouncer-safe); none by default. */
   statementTimeoutMs?: number
+  /** Where refused entries and replaced text are reported. */
+  logger?: Logger
+  /** Write bsky's `notification` rows (INDEXER_NOTIFICATIONS); default true. */
+  notifications?: boolean
 }
 
 export interface BatchResult {
@@ -27,8 +32,10 @@ export interface BatchResult {
   outcomes: EventOutcome[]
   /** Indexes of the events that failed (their outcome holds the error). */
   failed: number[]
-  /** True when the batch transaction failed and entries were retried one by one. */
+  /** True when Postgres refused the batch transaction and it was bisected (writePrepared). */
   isolated: boolean
+  /** Identities written with their handle left to check (a verifier with `peek`): hand them to the HandleChecker. */
+  handleChecks: HandleCheck[]
 }
 
 export class BatchWriteError extends Error {
@@ -53,7 +60,7 @@ const isRetryable = (err: unknown): boolean => RETRYABLE.has(sqlState(err) ?? ''
  * something in it. A lost connection, an unreachable server or a server-side resource problem
  * (SQLSTATE classes 08, 53, 57, 58) would fail every entry alike.
  */
-const isDataError = (err: unknown): boolean => {
+export const isDataError = (err: unknown): boolean => {
   const code = sqlState(err)
   return code !== undefined && !['08', '53', '57', '58'].includes(code.slice(0, 2))
 }
@@ -61,23 +68,27 @@ const isDataError = (err: unknown): boolean => {
 async function inTransaction(
   database: Database,
   prepared: readonly Prepared[],
-  handles: ReadonlyMap<number, string | null | undefined>,
+  handles: ReadonlyMap<number, HandleAnswer>,
   metrics: IndexerMetrics | undefined,
   statementTimeoutMs: number | undefined,
+  checks: HandleCheck[],
+  notifications = true,
 ): Promise<Map<number, EventOutcome>> {
   const end = metrics?.transactionDuration.startTimer()
   try {
-    const { outcomes, stats, actors } = await database.db.transaction().execute(async (trx) => {
+    const { outcomes, stats, actors, handleChecks } = await database.db.transaction().execute(async (trx) => {
       if (statementTimeoutMs !== undefined) {
         await sql`SELECT set_config('statement_timeout', ${String(Math.max(0, Math.floor(statementTimeoutMs)))}, true)`.execute(trx)
       }
-      return writeBatch(trx, prepared, handles)
+      return writeBatch(trx, prepared, handles, { notifications })
     })
     // Idempotent and commutative: when this fails the batch is retried (nothing acked yet).
     const after = new CombinedStatement()
     addActorsAndSync(after, actors.firstSeen, actors.sync)
     await after.run(database.db)
     metrics?.aggregateRecounts.inc(stats.aggregateKeys)
+    metrics?.recordsReconciled.inc(stats.reconciled)
+    checks.push(...handleChecks)
     return outcomes
   } finally {
     end?.()
@@ -86,49 +97,56 @@ async function inTransaction(
 
 const indexOf = (p: Prepared): number => (p.kind === 'record' ? p.op.index : p.index)
 
+const describe = (p: Prepared): string => (p.kind === 'record' ? p.op.uri : p.kind === 'other' ? `${p.event.type} ${p.event.did}` : p.kind)
+
 /**
- * Write prepared events in one transaction, retrying deadlocks; when Postgres rejects it,
- * entry by entry. Sets `outcomes`; returns whether the entries were isolated.
+ * Write prepared events in one transaction, retrying deadlocks. When Postgres refuses the
+ * transaction (a data error), the events are bisected: each half is written in its own
+ * transaction, and so on down to the refused entries, so that one refused entry among n costs
+ * about 2·log2(n) transactions (19 for 500) instead of n. Sets `outcomes`; returns whether the
+ * entries were isolated.
  */
 async function writePrepared(
   database: Database,
   prepared: readonly Prepared[],
-  handles: ReadonlyMap<number, string | null | undefined>,
+  handles: ReadonlyMap<number, HandleAnswer>,
   outcomes: EventOutcome[],
+  checks: HandleCheck[],
   opts: IndexBatchOptions,
+  depth = 0,
 ): Promise<boolean> {
   const metrics = opts.metrics
   let attempts = Math.max(1, (opts.retries ?? 2) + 1)
   for (;;) {
     try {
-      const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs)
+      const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs, checks, opts.notifications)
       for (const [i, o] of res) outcomes[i] = o
       return false
     } catch (err) {
       if (isRetryable(err) && --attempts > 0) continue
-      const only = prepared.length === 1 ? prepared[0] : undefined
-      if (only) {
-        const index = indexOf(only)
+      const fail = (p: Prepared) => {
+        const index = indexOf(p)
         outcomes[index] = { status: 'failed', error: new BatchWriteError((err as Error).message, index, err) }
-        return false
       }
       if (!isDataError(err)) {
-        for (const p of prepared) {
-          const index = indexOf(p)
-          outcomes[index] = { status: 'failed', error: new BatchWriteError((err as Error).message, index, err) }
-        }
+        prepared.forEach(fail)
         return false
       }
-      metrics?.batchIsolations.inc()
-      for (const p of prepared) {
-        const index = indexOf(p)
-        try {
-          const res = await inTransaction(database, [p], handles, metrics, opts.statementTimeoutMs)
-          for (const [i, o] of res) outcomes[i] = o
-        } catch (e) {
-          outcomes[index] = { status: 'failed', error: new BatchWriteError((e as Error).message, index, e) }
-        }
+      const only = prepared.length === 1 ? prepared[0] : undefined
+      if (only) {
+        fail(only)
+        const sqlstate = sqlState(err) ?? 'unknown'
+        metrics?.entriesRefused.inc({ sqlstate })
+        opts.logger?.warn(
+          { entry: describe(only), sqlstate, err: (err as Error).message },
+          'Postgres refused an entry: it is retried, then dead-lettered',
+        )
+        return depth > 0
       }
+      if (depth === 0) metrics?.batchIsolations.inc()
+      const mid = Math.ceil(prepared.length / 2)
+      await writePrepared(database, prepared.slice(0, mid), handles, outcomes, checks, opts, depth + 1)
+      await writePrepared(database, prepared.slice(mid), handles, outcomes, checks, opts, depth + 1)
       return true
     }
   }
@@ -141,19 +159,22 @@ async function writePrepared(
  * database itself is unreachable every entry comes back `failed` at once (no per-entry
  * retries), so the caller can wait and redeliver. Never throws.
  */
-export async function indexBatch(
-  database: Database,
-  events: readonly StreamEvent[],
-  opts: IndexBatchOptions = {},
-): Promise<BatchResult> {
+export async function indexBatch(database: Database, events: readonly StreamEvent[], opts: IndexBatchOptions = {}): Promise<BatchResult> {
   const metrics = opts.metrics
   const endBatch = metrics?.batchDuration.startTimer()
   metrics?.batchSize.observe(events.length)
   const prepared = prepareEvents(events)
-  const handles = new Map<number, string | null | undefined>()
+  reportUnstorable(prepared, metrics, opts.logger)
+  const handles = new Map<number, HandleAnswer>()
   const verifier = opts.verifier ?? trustingHandleVerifier
   for (const p of prepared) {
     if (p.kind === 'other' && p.event.type === 'identity') {
+      if (verifier.peek) {
+        // never wait for the network here: the answer known now, or a check in the background
+        const known = verifier.peek(p.event.did, p.event.handle)
+        handles.set(p.index, known ? known.value : HANDLE_PENDING)
+        continue
+      }
       try {
         handles.set(p.index, await verifier.verify(p.event.did, p.event.handle))
       } catch {
@@ -162,29 +183,51 @@ export async function indexBatch(
     }
   }
   const outcomes: EventOutcome[] = events.map(() => ({ status: 'failed' }))
+  const handleChecks: HandleCheck[] = []
   let isolated = false
   const gate = gateOf(database)
   let pending: readonly Prepared[] = prepared
   while (pending.length > 0) {
     const { now, later, keys } = gate.split(pending)
     try {
-      if (now.length > 0 && (await slotsOf(database).run(() => writePrepared(database, now, handles, outcomes, opts)))) isolated = true
+      if (now.length > 0 && (await slotsOf(database).run(() => writePrepared(database, now, handles, outcomes, handleChecks, opts))))
+        isolated = true
     } finally {
       gate.release(keys)
     }
     if (later.length > 0) await gate.waitFree(later)
     pending = later
   }
-  if (metrics) record(metrics, events, outcomes)
+  if (metrics) countOutcomes(metrics, events, outcomes)
   endBatch?.()
-  return { outcomes, failed: outcomes.flatMap((o, i) => (o.status === 'failed' ? [i] : [])), isolated }
+  return { outcomes, failed: outcomes.flatMap((o, i) => (o.status === 'failed' ? [i] : [])), isolated, handleChecks }
 }
 
-function record(metrics: IndexerMetrics, events: readonly StreamEvent[], outcomes: readonly EventOutcome[]): void {
+/** Count (and log, one line per batch) the text Postgres cannot store that prepare handled. */
+function reportUnstorable(prepared: readonly Prepared[], metrics: IndexerMetrics | undefined, logger: Logger | undefined): void {
+  const seen: string[] = []
+  for (const p of prepared) {
+    if (p.kind === 'record' && p.op.repaired) {
+      for (const reason of p.op.repaired) metrics?.unstorableText.inc({ action: 'replaced', reason })
+      seen.push(p.op.uri)
+    } else if (p.kind === 'invalid' && p.unstorable) {
+      metrics?.unstorableText.inc({ action: 'refused', reason: 'identifier' })
+      seen.push(`${p.collection} (refused)`)
+    }
+  }
+  if (seen.length)
+    logger?.warn(
+      { count: seen.length, entries: seen.slice(0, 5) },
+      'text Postgres cannot store: replaced by U+FFFD in records, events with such identifiers refused',
+    )
+}
+
+function countOutcomes(metrics: IndexerMetrics, events: readonly StreamEvent[], outcomes: readonly EventOutcome[]): void {
   events.forEach((e, i) => {
     const o = outcomes[i]
     if (!o) return
-    const type = typeof e.type === 'string' && ['create', 'update', 'delete', 'repo', 'account', 'identity'].includes(e.type) ? e.type : 'unknown'
+    const type =
+      typeof e.type === 'string' && ['create', 'update', 'delete', 'repo', 'account', 'identity'].includes(e.type) ? e.type : 'unknown'
     metrics.eventsIndexed.inc({ type, outcome: o.status })
     if (e.type !== 'create' && e.type !== 'update' && e.type !== 'delete') return
     const collection = collectionLabel(e.collection)

@@ -3,7 +3,10 @@ import type { Prepared, RecordOp } from './prepare.js'
 import { KeyGate } from './key-gate.js'
 import { WriteSlots } from './write-slots.js'
 
-const op = (index: number, uri: string, also: string[] = []): Prepared => ({ kind: 'record', op: { index, uri, locks: [uri, ...also] } as RecordOp })
+const op = (index: number, uri: string, also: string[] = []): Prepared => ({
+  kind: 'record',
+  op: { index, uri, locks: [uri, ...also] } as RecordOp,
+})
 
 describe('KeyGate', () => {
   it('keeps back the ops of uris another batch holds, and lets them go when released', async () => {

@@ -22,10 +22,18 @@ describe('op_thread_reply: a deleted OP reply keeps its row, deletedAt set', () 
   const op = did(7101)
   const root = uriOf(op, 'app.bsky.feed.post', tid(1))
   const rootPost = writeEvent(op, 'app.bsky.feed.post', tid(1), tid(1), { text: 'root', createdAt })
-  const reply = writeEvent(op, 'app.bsky.feed.post', tid(2), tid(2), { text: 'more', createdAt, reply: { root: strongRef(root), parent: strongRef(root) } })
+  const reply = writeEvent(op, 'app.bsky.feed.post', tid(2), tid(2), {
+    text: 'more',
+    createdAt,
+    reply: { root: strongRef(root), parent: strongRef(root) },
+  })
   const replyUri = uriOf(op, 'app.bsky.feed.post', tid(2))
   const del = deleteEvent(op, 'app.bsky.feed.post', tid(2), tid(3))
-  const again = writeEvent(op, 'app.bsky.feed.post', tid(2), tid(4), { text: 'again', createdAt, reply: { root: strongRef(root), parent: strongRef(root) } })
+  const again = writeEvent(op, 'app.bsky.feed.post', tid(2), tid(4), {
+    text: 'again',
+    createdAt,
+    reply: { root: strongRef(root), parent: strongRef(root) },
+  })
 
   const rows = async () =>
     (await db.database.pool.query(`select "rootUri", "parentUri", uri, "deletedAt" from op_thread_reply order by uri`)).rows as unknown[]
@@ -43,7 +51,9 @@ describe('op_thread_reply: a deleted OP reply keeps its row, deletedAt set', () 
   ]
   for (const [name, batches, want] of cases) {
     it(name, async () => {
-      await db.database.pool.query(`TRUNCATE record, record_tombstone, post, feed_item, op_thread_reply, post_agg, profile_agg, actor, actor_sync`)
+      await db.database.pool.query(
+        `TRUNCATE record, record_tombstone, post, feed_item, op_thread_reply, post_agg, profile_agg, actor, actor_sync`,
+      )
       for (const batch of batches) {
         const res = await indexBatch(db.database, batch)
         expect(res.failed).toEqual([])
@@ -53,7 +63,9 @@ describe('op_thread_reply: a deleted OP reply keeps its row, deletedAt set', () 
   }
 
   it('goes with a deleted account', async () => {
-    await db.database.pool.query(`TRUNCATE record, record_tombstone, post, feed_item, op_thread_reply, post_agg, profile_agg, actor, actor_sync`)
+    await db.database.pool.query(
+      `TRUNCATE record, record_tombstone, post, feed_item, op_thread_reply, post_agg, profile_agg, actor, actor_sync`,
+    )
     await indexBatch(db.database, [rootPost, reply, del])
     expect(await rows()).toEqual(deletedRow)
     const gone: StreamEvent = { type: 'account', seq: 99, time: '2026-06-01T00:00:00.000Z', did: op, active: false, status: 'deleted' }

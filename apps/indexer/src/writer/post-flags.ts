@@ -38,7 +38,9 @@ const POSTGATE = 'app.bsky.feed.postgate'
 
 const mentionsSomeone = (record: LexRecord): boolean =>
   Array.isArray(record.facets) &&
-  record.facets.some((f) => isObj(f) && Array.isArray(f.features) && f.features.some((x) => isObj(x) && x.$type === 'app.bsky.richtext.facet#mention'))
+  record.facets.some(
+    (f) => isObj(f) && Array.isArray(f.features) && f.features.some((x) => isObj(x) && x.$type === 'app.bsky.richtext.facet#mention'),
+  )
 
 const host = (col: string) => `split_part(${col}, '/', 3)`
 const rkeyOf = (col: string) => `split_part(${col}, '/', 5)`
@@ -51,7 +53,8 @@ const HAS_GATE = (collection: string) => `CASE
     WHEN (SELECT true FROM record_tombstone r WHERE r.uri = ${sibling('p.uri', collection)}) THEN false
   END`
 
-const rule = (name: string) => `EXISTS (SELECT 1 FROM jsonb_array_elements(g.j->'allow') a WHERE a->>'$type' = 'app.bsky.feed.threadgate#${name}')`
+const rule = (name: string) =>
+  `EXISTS (SELECT 1 FROM jsonb_array_elements(g.j->'allow') a WHERE a->>'$type' = 'app.bsky.feed.threadgate#${name}')`
 
 const VIOLATES_THREAD_GATE = `CASE WHEN p."replyRoot" IS NULL OR ${host('p."replyRoot"')} = p.creator THEN NULL ELSE (
     SELECT CASE
@@ -88,9 +91,15 @@ const VALUES = [HAS_GATE(THREADGATE), HAS_GATE(POSTGATE), VIOLATES_THREAD_GATE, 
  * `written`: the writes applied, `pairs`: `owner|replier` of the follows and list items applied)
  * may have changed, after the batch's other writes: one read, and one write when anything
  * changed. Returns the reply parents of the replies whose violation changed (their replyCount
- * is to be recounted).
+ * is to be recounted); the posts whose violation changed are pushed to `violationChanged`.
  */
-export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written: readonly RecordOp[], pairs: readonly string[]): Promise<string[]> {
+export async function updatePostFlags(
+  trx: Tx,
+  ops: readonly RecordOp[],
+  written: readonly RecordOp[],
+  pairs: readonly string[],
+  violationChanged: string[] = [],
+): Promise<string[]> {
   const own = new Set<string>()
   const roots = new Set<string>()
   const quoted = new Set<string>()
@@ -116,18 +125,21 @@ export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written
   const repliers = pairs.map((p) => p.slice(p.indexOf('|') + 1))
   const changed = COLUMNS.map((c, i) => `p."${c}" IS DISTINCT FROM v.c${i}`).join(' OR ')
   const values = VALUES.map((v, i) => `${v} AS c${i}`).join(',\n')
-  // Read first (every lookup an index probe: LATERAL … per key), write only what changed:
+  // Read first (every lookup an index probe: LATERAL … per key, kept one by LIMIT or OFFSET 0,
+  // which the planner cannot pull up into a hash join over the whole table), write only what changed:
   // usually nothing, so the common batch costs one read.
-  const found = await sql<{ uri: string; replyParent: string | null; was: boolean | null } & Record<`c${number}`, boolean | null>>`
+  const found = await sql<
+    { uri: string; replyParent: string | null; was: boolean | null; wasEmbed: boolean | null } & Record<`c${number}`, boolean | null>
+  >`
     WITH t AS (
       SELECT unnest(${[...own]}::text[]) AS uri
-      UNION SELECT p.uri FROM unnest(${[...roots]}::text[]) AS r(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = r.u) p
-      UNION SELECT q.uri FROM unnest(${[...quoted]}::text[]) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM quote WHERE subject = s.u) q
+      UNION SELECT p.uri FROM unnest(${[...roots]}::text[]) AS r(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = r.u OFFSET 0) p
+      UNION SELECT q.uri FROM unnest(${[...quoted]}::text[]) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM quote WHERE subject = s.u OFFSET 0) q
       UNION SELECT p.uri FROM unnest(${owners}::text[], ${repliers}::text[]) AS x(o, s)
-        CROSS JOIN LATERAL (SELECT "postUri" FROM thread_gate WHERE creator = x.o) g
-        CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = g."postUri" AND creator = x.s) p
+        CROSS JOIN LATERAL (SELECT "postUri" FROM thread_gate WHERE creator = x.o OFFSET 0) g
+        CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = g."postUri" AND creator = x.s OFFSET 0) p
     )
-    SELECT p.uri, p."replyParent", p."violatesThreadGate" AS was, v.*
+    SELECT p.uri, p."replyParent", p."violatesThreadGate" AS was, p."violatesEmbeddingRules" AS "wasEmbed", v.*
     FROM t
       CROSS JOIN LATERAL (SELECT * FROM post WHERE uri = t.uri LIMIT 1) p
       LEFT JOIN LATERAL (SELECT rev FROM record WHERE uri = p.uri LIMIT 1) pr ON true
@@ -141,5 +153,6 @@ export async function updatePostFlags(trx: Tx, ops: readonly RecordOp[], written
   await sql`UPDATE post SET ${sql.raw(sets)}
     FROM unnest(${rows.map((r) => r.uri)}::text[], ${sql.join(arrays)}) AS x(uri, ${sql.raw(aliases)})
     WHERE post.uri = x.uri`.execute(trx)
+  for (const r of rows) if (r.was !== r.c2 || r.wasEmbed !== r.c3) violationChanged.push(r.uri)
   return rows.flatMap((r) => (r.replyParent !== null && r.was !== r.c2 ? [r.replyParent] : []))
 }

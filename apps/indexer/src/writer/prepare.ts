@@ -1,6 +1,7 @@
 import type { RecordDeleteEvent, RecordWriteEvent, StreamEvent } from '@firehose/streams'
 import { moduleFor, type AggKey, type RecordModule } from '../records/index.js'
 import { InvalidRecordError, validateRecord } from './validate.js'
+import { isUnstorable, pgSafeValue, type UnstorableReason } from './pg-text.js'
 
 /** A record create/update/delete, ready for the writer. */
 export interface RecordOp {
@@ -23,6 +24,8 @@ export interface RecordOp {
   locks: string[]
   /** Uris this op's write reads (a reply's root, a quoted post): locked shared. */
   sharedLocks: string[]
+  /** What was replaced in the record's text because Postgres cannot store it (pg-text.ts). */
+  repaired?: UnstorableReason[]
 }
 
 export const isWrite = (op: RecordOp): op is RecordOp & { event: RecordWriteEvent } => op.event.type !== 'delete'
@@ -45,26 +48,50 @@ export function compareOps(a: RecordOp, b: RecordOp): number {
 
 export type Prepared =
   | { kind: 'record'; op: RecordOp }
-  | { kind: 'invalid'; index: number; collection: string; error: Error }
+  | { kind: 'invalid'; index: number; collection: string; error: Error; unstorable?: boolean }
   | { kind: 'other'; index: number; event: StreamEvent }
   | { kind: 'ignored'; index: number }
 
 export const recordUri = (did: string, collection: string, rkey: string): string => `at://${did}/${collection}/${rkey}`
 
-/** Validate and classify each event (pure, outside any transaction). */
+/** The event's own fields (not its record) that Postgres cannot store: the event is refused. */
+function unstorableField(event: StreamEvent): string | undefined {
+  for (const [k, v] of Object.entries(event)) if (k !== 'record' && typeof v === 'string' && isUnstorable(v)) return k
+  return undefined
+}
+
+/**
+ * Validate and classify each event (pure, outside any transaction). An event whose identifiers
+ * hold text Postgres cannot store is refused (`invalid`); such text inside a record is
+ * replaced (pg-text.ts) after the record was validated as sent, as bsky validates it.
+ */
 export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
   return events.map((event, index): Prepared => {
+    const field = unstorableField(event)
+    if (field !== undefined) {
+      const collection = 'collection' in event && typeof event.collection === 'string' ? event.collection : event.type
+      const error = new InvalidRecordError(`${field} holds text Postgres cannot store (U+0000 or a lone surrogate)`, collection)
+      return { kind: 'invalid', index, collection, error, unstorable: true }
+    }
     switch (event.type) {
       case 'create':
       case 'update':
       case 'delete': {
         const module = moduleFor(event.collection)
         let aggKeys: AggKey[] = []
+        let repaired: UnstorableReason[] | undefined
         if (event.type !== 'delete') {
           const invalid = validateRecord(event.collection, event.record)
           if (invalid) return { kind: 'invalid', index, collection: event.collection, error: invalid }
           const refused = module?.check?.(event, event.record)
-          if (refused) return { kind: 'invalid', index, collection: event.collection, error: new InvalidRecordError(refused, event.collection) }
+          if (refused)
+            return { kind: 'invalid', index, collection: event.collection, error: new InvalidRecordError(refused, event.collection) }
+          const found = new Set<UnstorableReason>()
+          const record = pgSafeValue(event.record, found)
+          if (record !== event.record) {
+            event = { ...event, record }
+            repaired = [...found]
+          }
           aggKeys = module?.aggKeysOfRecord({ did: event.did, uri: '' }, event.record) ?? []
         }
         const uri = recordUri(event.did, event.collection, event.rkey)
@@ -82,6 +109,7 @@ export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
           aggKeys,
           locks: module?.gates ? [uri, recordUri(event.did, module.gates, event.rkey)] : [uri],
           sharedLocks: event.type !== 'delete' ? (module?.reads?.(event.did, event.record) ?? []) : [],
+          ...(repaired ? { repaired } : {}),
         }
         return { kind: 'record', op }
       }

@@ -14,6 +14,8 @@ import { compareOps, isWrite, type RecordOp } from './prepare.js'
  */
 
 export const hasSoftDelete = (m: RecordModule): boolean => m.extra.some((spec) => spec.softDelete !== undefined)
+/** Whether the version a delete removed is tracked (kept rows, or `keepsDeletedVersion`). */
+const tracksDeletedVersion = (m: RecordModule): boolean => hasSoftDelete(m) || m.keepsDeletedVersion === true
 
 export interface StoredTombstone {
   rev: string
@@ -64,7 +66,7 @@ export function planSoftDeletes(input: SoftDeleteInput): SoftDeletePlan {
   const plan: SoftDeletePlan = { mark: new Map(), replace: new Set(), rows: new Map(), tombVersion: new Map(), tombUpdates: new Map() }
   const byUri = new Map<string, RecordOp[]>()
   for (const op of input.ops) {
-    if (!op.module || !hasSoftDelete(op.module) || input.deletedDids.has(op.did)) continue
+    if (!op.module || !tracksDeletedVersion(op.module) || input.deletedDids.has(op.did)) continue
     const list = byUri.get(op.uri)
     if (list) list.push(op)
     else byUri.set(op.uri, [op])

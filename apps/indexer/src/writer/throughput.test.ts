@@ -36,7 +36,9 @@ describe.skipIf(!process.env.INDEXER_BENCH)('indexBatch throughput', () => {
         }),
       )
       const secs = (performance.now() - start) / 1000
-      console.log(`[bench] concurrency ${concurrency}: ${events.length} events in ${secs.toFixed(2)}s = ${Math.round(events.length / secs)} events/s`)
+      console.log(
+        `[bench] concurrency ${concurrency}: ${events.length} events in ${secs.toFixed(2)}s = ${Math.round(events.length / secs)} events/s`,
+      )
     })
   }
 
@@ -51,12 +53,18 @@ describe.skipIf(!process.env.INDEXER_BENCH)('indexBatch throughput', () => {
         for (const e of batch) {
           if (e.type !== 'create') continue
           const uri = `at://${e.did}/${e.collection}/${e.rkey}`
-          await sql`INSERT INTO record (uri, cid, did, json, "indexedAt", rev) VALUES (${uri}, ${e.cid}, ${e.did}, ${JSON.stringify(e.record)}, ${e.time}, ${e.rev}) ON CONFLICT DO NOTHING`.execute(trx)
-          await sql`INSERT INTO baseline_row (uri, creator, body) VALUES (${uri}, ${e.did}, ${JSON.stringify(e.record)}) ON CONFLICT DO NOTHING`.execute(trx)
+          await sql`INSERT INTO record (uri, cid, did, json, "indexedAt", rev) VALUES (${uri}, ${e.cid}, ${e.did}, ${JSON.stringify(e.record)}, ${e.time}, ${e.rev}) ON CONFLICT DO NOTHING`.execute(
+            trx,
+          )
+          await sql`INSERT INTO baseline_row (uri, creator, body) VALUES (${uri}, ${e.did}, ${JSON.stringify(e.record)}) ON CONFLICT DO NOTHING`.execute(
+            trx,
+          )
         }
       })
     }
     const secs = (performance.now() - start) / 1000
-    console.log(`[bench] baseline row-by-row: ${events.length} events in ${secs.toFixed(2)}s = ${Math.round(events.length / secs)} events/s`)
+    console.log(
+      `[bench] baseline row-by-row: ${events.length} events in ${secs.toFixed(2)}s = ${Math.round(events.length / secs)} events/s`,
+    )
   })
 })

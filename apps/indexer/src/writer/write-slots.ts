@@ -1,7 +1,7 @@
 /**
  * At most `max` batch transactions of one process write at once; the other batches wait here
  * (in memory, holding no connection and no lock). The consumer may run many handlers at once
- * (INDEXER_CONCURRENCY, 100 by default) so that reading and decoding never starve, but on the
+ * (INDEXER_CONCURRENCY_PER_SHARD, 100 by default) so that reading and decoding never starve, but on the
  * measured 2-core machine more than a few concurrent write transactions only queue inside
  * Postgres: on pgbouncer's server connections and on the aggregate-key locks, where a waiting
  * batch holds every lock it already took (apps/indexer/DATABASE.md, "Concurrency").

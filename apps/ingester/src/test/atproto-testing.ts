@@ -1,3 +1,10 @@
 // `@firehose/atproto` does not export its `testing` module (package.json has only "."):
 // reach the built file directly until it does.
-export { buildCommitFrame, encodeErrorFrame, encodeMessageFrame, generateRecords, nextTid } from '../../../../packages/atproto/dist/testing.js'
+export {
+  buildCommitFrame,
+  buildSignedRepo,
+  encodeErrorFrame,
+  encodeMessageFrame,
+  generateRecords,
+  nextTid,
+} from '../../../../packages/atproto/dist/testing.js'

@@ -32,6 +32,11 @@ export function testConfig(env: Record<string, string>): IngesterConfig {
       INGESTER_RECONNECT_MAX_MS: '500',
       INGESTER_CURSOR_INTERVAL_MS: '100',
       INGESTER_BATCH_TIMEOUT_MS: '20',
+      // the local network (dev-env, fake relays) listens on 127.0.0.1, and nothing else may be contacted
+      ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
+      // synthetic frames are not signed: tests of a real PDS set full (and PLC_URL)
+      INGESTER_VERIFY: 'none',
+      INGESTER_SYNC_STATE_PREFIX: `sync_state_${id}`,
       ...env,
     },
     readConfig,
@@ -73,10 +78,15 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (!line.startsWith(name)) continue
     const m = /^([a-zA-Z_:]+)(\{([^}]*)\})? (\S+)$/.exec(line)
     if (!m || m[1] !== name) continue
-    const ls = Object.fromEntries((m[3] ?? '').split(',').filter(Boolean).map((kv) => {
-      const [k, v] = kv.split('=')
-      return [k, JSON.parse(v ?? '""') as string]
-    }))
+    const ls = Object.fromEntries(
+      (m[3] ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => {
+          const [k, v] = kv.split('=')
+          return [k, JSON.parse(v ?? '""') as string]
+        }),
+    )
     if (Object.entries(labels).every(([k, v]) => ls[k] === v)) {
       sum += Number(m[4])
       found = true

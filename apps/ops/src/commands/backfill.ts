@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { GROUPS, STREAMS, encodeRepoJob, readGroupStats, streamForDid, type RepoBackfillJob } from '@firehose/streams'
+import { fetchListReposPage, HostUrlError, hostBaseUrl, ListReposError, type ListReposPage, type PeerFetch } from '@firehose/atproto'
 import { checkDid, parseIntOption } from '../args.js'
 import type { Command } from '../command.js'
 import { flag, str, type Context } from '../context.js'
@@ -9,15 +10,13 @@ const CHUNK = 500
 
 /** A host given as `pds.example.com` or `https://pds.example.com/` → `https://pds.example.com`. */
 export function normalizeHost(option: string, v: string): string {
-  const s = /^[a-z]+:\/\//i.test(v) ? v : `https://${v}`
-  let u: URL
   try {
-    u = new URL(s)
-  } catch {
+    return hostBaseUrl(v, 'http', ['https:', 'http:'])
+  } catch (err) {
+    if (!(err instanceof HostUrlError)) throw err
+    if (err.reason === 'scheme') throw new UsageError(`--${option} must use https:// (or http:// for a local PDS), got "${err.protocol}"`)
     throw new UsageError(`--${option} must be a host or an http(s) URL, got "${v}"`)
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError(`--${option} must use https:// (or http:// for a local PDS), got "${u.protocol}"`)
-  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`
 }
 
 /**
@@ -49,13 +48,9 @@ export function parseDidFile(text: string, file: string, defaultHost: string): R
   return jobs
 }
 
-interface ListReposPage {
-  cursor?: string
-  repos: { did: string; rev?: string; active?: boolean; status?: string }[]
-}
-
-/** Page through `com.atproto.sync.listRepos` of a PDS or relay. */
+/** Page through `com.atproto.sync.listRepos` of a PDS or relay, as backfill jobs. */
 export async function* listRepos(
+  fetch: PeerFetch,
   host: string,
   startCursor?: string,
   pageSize = 1000,
@@ -63,36 +58,15 @@ export async function* listRepos(
 ): AsyncGenerator<{ jobs: RepoBackfillJob[]; next: string | undefined }> {
   let cursor: string | undefined = startCursor
   for (;;) {
-    const url = new URL(`${host}/xrpc/com.atproto.sync.listRepos`)
-    url.searchParams.set('limit', String(pageSize))
-    if (cursor) url.searchParams.set('cursor', cursor)
-    let res: Response
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } })
-    } catch (e) {
-      throw new OpsError(`listRepos on ${host} failed: ${e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)}`)
-    }
-    if (!res.ok) throw new OpsError(`listRepos on ${host} answered HTTP ${res.status}: ${(await res.text().catch(() => '')).slice(0, 200)}`)
     let page: ListReposPage
     try {
-      page = (await res.json()) as ListReposPage
-    } catch {
-      throw new OpsError(`listRepos on ${host} did not answer JSON`)
+      page = await fetchListReposPage(fetch, host, { cursor, limit: pageSize, signal: AbortSignal.timeout(timeoutMs) })
+    } catch (e) {
+      throw e instanceof ListReposError ? new OpsError(e.message) : e
     }
-    if (!Array.isArray(page.repos)) throw new OpsError(`listRepos on ${host} answered without a "repos" list`)
-    const jobs = page.repos
-      .filter((r) => typeof r.did === 'string')
-      .map((r) => ({
-        did: r.did,
-        host,
-        ...(r.rev ? { rev: r.rev } : {}),
-        ...(r.status ? { status: r.status } : {}),
-        ...(typeof r.active === 'boolean' ? { active: r.active } : {}),
-      }))
-    const last = !page.cursor || page.repos.length === 0 || page.cursor === cursor
-    yield { jobs, next: last ? undefined : page.cursor }
-    if (last) return
-    cursor = page.cursor
+    yield { jobs: page.repos.map((r) => ({ ...r, host })), next: page.next }
+    if (page.next === undefined) return
+    cursor = page.next
   }
 }
 
@@ -176,11 +150,13 @@ export const backfillCommands: Command[] = [
       const host = str(ctx.args, 'host')
       const dids = ctx.args.positionals
       const sources = [dids.length > 0, file !== undefined, host !== undefined].filter(Boolean).length
-      if (sources !== 1) throw new UsageError(sources === 0 ? 'give DIDs, --file or --host' : 'give only one of: DIDs, --file, --host', 'backfill enqueue')
+      if (sources !== 1)
+        throw new UsageError(sources === 0 ? 'give DIDs, --file or --host' : 'give only one of: DIDs, --file, --host', 'backfill enqueue')
       const stream = str(ctx.args, 'stream') ?? STREAMS.repoBackfill
       if (stream.trim() === '') throw new UsageError('--stream must not be empty', 'backfill enqueue')
       const pds = str(ctx.args, 'pds')
-      if (pds !== undefined && host !== undefined) throw new UsageError('--pds applies to DIDs and --file; --host already names the host', 'backfill enqueue')
+      if (pds !== undefined && host !== undefined)
+        throw new UsageError('--pds applies to DIDs and --file; --host already names the host', 'backfill enqueue')
       const defaultHost = pds !== undefined ? normalizeHost('pds', pds) : ''
       const limitArg = str(ctx.args, 'limit')
       const limit = limitArg === undefined ? Infinity : parseIntOption('limit', limitArg, 1)
@@ -220,7 +196,7 @@ export const backfillCommands: Command[] = [
       if (host !== undefined) {
         const h = normalizeHost('host', host)
         let pages = 0
-        for await (const page of listRepos(h, startCursor)) {
+        for await (const page of listRepos(ctx.peerFetch, h, startCursor)) {
           await add(page.jobs)
           if (++pages % 50 === 0) ctx.note(`${taken} repos so far; resume with --cursor ${page.next ?? '(end)'}`)
           if (taken >= limit) break

@@ -35,11 +35,15 @@ export const cursorCommands: Command[] = [
         const i = key.indexOf(':cursor:')
         rows.push({ stream: key.slice(0, i), host: key.slice(i + 8), key, value: await redis.get(key) })
       }
-      ctx.print(rows, [
-        { header: 'stream', value: (r) => r.stream },
-        { header: 'host', value: (r) => r.host },
-        { header: 'value', value: (r) => (r.value === CURSOR_DONE ? `${r.value} (listing finished)` : r.value), align: 'left' },
-      ], '(no cursors)\n')
+      ctx.print(
+        rows,
+        [
+          { header: 'stream', value: (r) => r.stream },
+          { header: 'host', value: (r) => r.host },
+          { header: 'value', value: (r) => (r.value === CURSOR_DONE ? `${r.value} (listing finished)` : r.value), align: 'left' },
+        ],
+        '(no cursors)\n',
+      )
     },
   },
   {

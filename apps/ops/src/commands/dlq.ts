@@ -99,18 +99,22 @@ export const dlqCommands: Command[] = [
         if (rows.length < count) rows.push(...(await readEntries(redis, dlq, '-', '+', count - rows.length)))
       }
       if (ctx.json) {
-        ctx.out(JSON.stringify({ streams: dlqs, total, entries: rows }, null, 2) + '\n')
+        ctx.out(`${JSON.stringify({ streams: dlqs, total, entries: rows }, null, 2)}\n`)
         return
       }
-      ctx.print(rows, [
-        { header: 'id', value: (r) => r.id },
-        ...(dlqs.length > 1 ? [{ header: 'dlq', value: (r: DlqEntry) => r.dlq }] : []),
-        { header: 'subject', value: subject, max: 48 },
-        { header: 'attempts', value: (r) => r.attempts },
-        { header: 'age', value: (r) => formatDuration(entryAgeMs(r.id)), align: 'right' },
-        { header: 'consumer', value: (r) => r.consumer },
-        { header: 'error', value: (r) => r.error, max: 60 },
-      ], `(${dlqs.join(', ')} is empty)\n`)
+      ctx.print(
+        rows,
+        [
+          { header: 'id', value: (r) => r.id },
+          ...(dlqs.length > 1 ? [{ header: 'dlq', value: (r: DlqEntry) => r.dlq }] : []),
+          { header: 'subject', value: subject, max: 48 },
+          { header: 'attempts', value: (r) => r.attempts },
+          { header: 'age', value: (r) => formatDuration(entryAgeMs(r.id)), align: 'right' },
+          { header: 'consumer', value: (r) => r.consumer },
+          { header: 'error', value: (r) => r.error, max: 60 },
+        ],
+        `(${dlqs.join(', ')} is empty)\n`,
+      )
       if (total > rows.length) ctx.note(`showing ${rows.length} of ${total}; use --count to see more`)
     },
   },
@@ -147,7 +151,8 @@ export const dlqCommands: Command[] = [
     async run(ctx) {
       const ids = ctx.args.positionals.map(checkEntryId)
       const all = flag(ctx.args, 'all')
-      if (all === (ids.length > 0)) throw new UsageError(all ? 'give either ids or --all, not both' : 'give the ids to replay, or --all', 'dlq replay')
+      if (all === ids.length > 0)
+        throw new UsageError(all ? 'give either ids or --all, not both' : 'give the ids to replay, or --all', 'dlq replay')
       const { dlqs } = dlqStreams(ctx)
       const yes = flag(ctx.args, 'yes')
       const redis = await ctx.redis()
@@ -173,7 +178,7 @@ export const dlqCommands: Command[] = [
           else replayed.push({ dlq: e.dlq, id, target: e.target, newId: yes ? await replayOne(redis, e) : null })
         }
       }
-      if (ctx.json) ctx.out(JSON.stringify({ dryRun: !yes, replayed, missing }, null, 2) + '\n')
+      if (ctx.json) ctx.out(`${JSON.stringify({ dryRun: !yes, replayed, missing }, null, 2)}\n`)
       else {
         const verb = yes ? 'replayed' : 'would replay'
         const targets = [...new Set(replayed.map((r) => r.target))].join(', ') || '-'
@@ -212,7 +217,10 @@ export const dlqCommands: Command[] = [
           }
         }
       }
-      ctx.printJsonOr({ dryRun: !yes, deleted, missing }, `${yes ? 'deleted' : 'would delete'} ${deleted} ${deleted === 1 ? 'entry' : 'entries'} from ${dlqs.join(', ')}`)
+      ctx.printJsonOr(
+        { dryRun: !yes, deleted, missing },
+        `${yes ? 'deleted' : 'would delete'} ${deleted} ${deleted === 1 ? 'entry' : 'entries'} from ${dlqs.join(', ')}`,
+      )
       if (!yes && deleted > 0) ctx.note('dry run: nothing changed; add --yes to delete')
       if (missing.length > 0) throw new OpsError(`not found in ${dlqs.join(', ')}: ${missing.join(', ')}`)
     },

@@ -3,6 +3,7 @@ import type { Command } from '../command.js'
 import { positionals, str } from '../context.js'
 import { consumersOf, defaultGroup, groupError, groupsOf, scanKeys, type ConsumerInfo, type GroupInfo } from '../redis-info.js'
 import { UsageError } from '../errors.js'
+import { groupsRmCommand } from './groups-rm.js'
 
 export const groupsCommands: Command[] = [
   {
@@ -18,17 +19,27 @@ export const groupsCommands: Command[] = [
         for (const g of await groupsOf(redis, s)) groups.push({ ...g, consumerList: await consumersOf(redis, s, g.group) })
       }
       if (ctx.json) {
-        ctx.out(JSON.stringify(groups.map(({ consumerList, ...g }) => ({ ...g, consumers: consumerList })), null, 2) + '\n')
+        ctx.out(
+          `${JSON.stringify(
+            groups.map(({ consumerList, ...g }) => ({ ...g, consumers: consumerList })),
+            null,
+            2,
+          )}\n`,
+        )
         return
       }
-      ctx.print(groups, [
-        { header: 'stream', value: (r) => r.stream },
-        { header: 'group', value: (r) => r.group },
-        { header: 'lag', value: (r) => r.lag ?? '?', align: 'right' },
-        { header: 'pending', value: (r) => r.pending },
-        { header: 'consumers', value: (r) => r.consumers },
-        { header: 'last delivered', value: (r) => r.lastDeliveredId },
-      ], '(no consumer groups)\n')
+      ctx.print(
+        groups,
+        [
+          { header: 'stream', value: (r) => r.stream },
+          { header: 'group', value: (r) => r.group },
+          { header: 'lag', value: (r) => r.lag ?? '?', align: 'right' },
+          { header: 'pending', value: (r) => r.pending },
+          { header: 'consumers', value: (r) => r.consumers },
+          { header: 'last delivered', value: (r) => r.lastDeliveredId },
+        ],
+        '(no consumer groups)\n',
+      )
       const consumers = groups.flatMap((g) => g.consumerList.map((c) => ({ stream: g.stream, group: g.group, ...c })))
       if (consumers.length > 0) {
         ctx.out('\n')
@@ -47,7 +58,12 @@ export const groupsCommands: Command[] = [
     name: 'pending',
     usage: 'pending <stream> [--group <g>] [--older-than 5m] [--consumer <c>] [--count 100]',
     summary: 'entries delivered to a group and not acked, oldest first (default group: the one our workers use on that stream)',
-    options: { group: { type: 'string', short: 'g' }, 'older-than': { type: 'string' }, consumer: { type: 'string' }, count: { type: 'string' } },
+    options: {
+      group: { type: 'string', short: 'g' },
+      'older-than': { type: 'string' },
+      consumer: { type: 'string' },
+      count: { type: 'string' },
+    },
     async run(ctx) {
       const [stream] = positionals(ctx.args, 'pending', 1, 1, '<stream>') as [string]
       const group = groupFor(stream, str(ctx.args, 'group'), 'pending')
@@ -63,14 +79,19 @@ export const groupsCommands: Command[] = [
         throw groupError(e, stream, group)
       }
       const rows = reply.map(([id, c, idle, deliveries]) => ({ id, consumer: c, idleMs: Number(idle), deliveries: Number(deliveries) }))
-      ctx.print(rows, [
-        { header: 'id', value: (r) => r.id },
-        { header: 'consumer', value: (r) => r.consumer },
-        { header: 'idle', value: (r) => formatDuration(r.idleMs), align: 'right' },
-        { header: 'deliveries', value: (r) => r.deliveries },
-      ], `(no pending entries in ${stream} / ${group}${olderThan ? ` idle longer than ${formatDuration(olderThan)}` : ''})\n`)
+      ctx.print(
+        rows,
+        [
+          { header: 'id', value: (r) => r.id },
+          { header: 'consumer', value: (r) => r.consumer },
+          { header: 'idle', value: (r) => formatDuration(r.idleMs), align: 'right' },
+          { header: 'deliveries', value: (r) => r.deliveries },
+        ],
+        `(no pending entries in ${stream} / ${group}${olderThan ? ` idle longer than ${formatDuration(olderThan)}` : ''})\n`,
+      )
     },
   },
+  groupsRmCommand,
 ]
 
 export function groupFor(stream: string, given: string | undefined, command: string): string {

@@ -17,14 +17,18 @@ export const streamsCommands: Command[] = [
         const info = await streamInfo(redis, s)
         if (info) rows.push({ ...info, oldestAgeMs: entryAgeMs(info.firstId), newestAgeMs: entryAgeMs(info.lastId) })
       }
-      ctx.print(rows, [
-        { header: 'stream', value: (r) => r.stream },
-        { header: 'length', value: (r) => r.length },
-        { header: 'groups', value: (r) => r.groups },
-        { header: 'oldest', value: (r) => formatDuration(r.oldestAgeMs), align: 'right' },
-        { header: 'newest', value: (r) => formatDuration(r.newestAgeMs), align: 'right' },
-        { header: 'last id', value: (r) => r.lastGeneratedId },
-      ], '(no streams)\n')
+      ctx.print(
+        rows,
+        [
+          { header: 'stream', value: (r) => r.stream },
+          { header: 'length', value: (r) => r.length },
+          { header: 'groups', value: (r) => r.groups },
+          { header: 'oldest', value: (r) => formatDuration(r.oldestAgeMs), align: 'right' },
+          { header: 'newest', value: (r) => formatDuration(r.newestAgeMs), align: 'right' },
+          { header: 'last id', value: (r) => r.lastGeneratedId },
+        ],
+        '(no streams)\n',
+      )
     },
   },
 ]

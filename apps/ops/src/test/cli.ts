@@ -9,7 +9,9 @@ export const MAIN = join(OPS_DIR, 'dist/main.js')
 
 /** Build the CLI once per test file, so a child process runs the current source. */
 export function buildCli(): void {
-  execFileSync(process.execPath, [join(OPS_DIR, '../../node_modules/typescript/bin/tsc'), '-p', join(OPS_DIR, 'tsconfig.build.json')], { stdio: 'inherit' })
+  execFileSync(process.execPath, [join(OPS_DIR, '../../node_modules/typescript/bin/tsc'), '-p', join(OPS_DIR, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  })
 }
 
 export function redisUrl(): string {
@@ -28,18 +30,32 @@ export interface CliResult {
 }
 
 /** Run `node dist/main.js …args` as a child process with REDIS_URL set (unless overridden). */
-export function ops(args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<CliResult> {
+export function ops(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; input?: string; onStderr?: (soFar: string) => void } = {},
+): Promise<CliResult> {
   const start = Date.now()
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [MAIN, ...args],
-      { env: withoutUndefined({ PATH: process.env.PATH, REDIS_URL: redisUrl(), ...opts.env }), timeout: 30_000 },
+      // the test hosts listen on 127.0.0.1: exactly that is allowed to the peer policy
+      {
+        env: withoutUndefined({ PATH: process.env.PATH, REDIS_URL: redisUrl(), ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32', ...opts.env }),
+        timeout: 30_000,
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
         resolve({ code, stdout, stderr, ms: Date.now() - start })
       },
     )
+    if (opts.onStderr) {
+      let soFar = ''
+      child.stderr?.on('data', (d: Buffer | string) => {
+        soFar += d.toString()
+        opts.onStderr?.(soFar)
+      })
+    }
     if (opts.input !== undefined) child.stdin?.end(opts.input)
     else child.stdin?.end()
   })

@@ -18,15 +18,23 @@ export type App = (typeof APPS)[number]
 
 export const readYaml = (path: string): unknown => parse(readFileSync(path, 'utf8'), { merge: true })
 
-/** `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$$` as compose interpolates them (from `env`). */
+/**
+ * `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`, `$$` as compose
+ * interpolates them (from `env`). A required variable that is missing throws `message`, naming it.
+ */
 export function interpolate(s: string, env: Record<string, string | undefined> = {}): string {
-  return s.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (m, name: string | undefined, op: string | undefined, def: string | undefined) => {
-    if (m === '$$') return '$'
-    const v = env[name as string]
-    if (op === ':-') return v ? v : (def ?? '')
-    if (op === '-') return v !== undefined ? v : (def ?? '')
-    return v ?? ''
-  })
+  return s.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g,
+    (m, name: string | undefined, op: string | undefined, def: string | undefined) => {
+      if (m === '$$') return '$'
+      const v = env[name as string]
+      if (op === ':-') return v ? v : (def ?? '')
+      if (op === '-') return v !== undefined ? v : (def ?? '')
+      if ((op === ':?' && !v) || (op === '?' && v === undefined))
+        throw new Error(`required variable ${name} is missing a value: ${def ?? ''}`)
+      return v ?? ''
+    },
+  )
 }
 
 function interpolateDeep(v: unknown, env: Record<string, string | undefined>): unknown {
@@ -111,7 +119,8 @@ export function parseSeconds(v: unknown): number {
   let total = 0
   const s = String(v)
   const re = /(\d+(?:\.\d+)?)(h|m|s|ms|us)/g
-  for (let m = re.exec(s); m; m = re.exec(s)) total += Number(m[1]) * ({ h: 3600, m: 60, s: 1, ms: 0.001, us: 0.000001 }[m[2] as string] as number)
+  for (let m = re.exec(s); m; m = re.exec(s))
+    total += Number(m[1]) * ({ h: 3600, m: 60, s: 1, ms: 0.001, us: 0.000001 }[m[2] as string] as number)
   return total
 }
 
@@ -124,7 +133,8 @@ const ENV_LITERAL = /['"`]([A-Z][A-Z0-9_]+)['"`]/g
 export function envVarsRead(app: App): Set<string> {
   const files = [join(ROOT, 'apps', app, 'src/config.ts'), join(ROOT, 'packages/service/src/config.ts')]
   const missing = files.filter((f) => !existsSync(f))
-  if (missing.length > 0) throw new Error(`cannot tell which variables ${app} reads: ${missing.map((f) => f.slice(ROOT.length + 1)).join(', ')} does not exist`)
+  if (missing.length > 0)
+    throw new Error(`cannot tell which variables ${app} reads: ${missing.map((f) => f.slice(ROOT.length + 1)).join(', ')} does not exist`)
   const vars = new Set<string>()
   for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(ENV_LITERAL)) vars.add(m[1] as string)
   return vars
@@ -176,7 +186,8 @@ export function sourceMetricNames(): Map<string, App> {
       const body = parts[i + 1] as string
       const found = [...body.matchAll(/`\$\{prefix\}_([a-z0-9_]+)`/g)].map((m) => m[1] as string)
       // `${prefix}_stream_${name}_total` with `c('entries_acked', …)` helpers
-      if (body.includes('`${prefix}_stream_${name}_total`')) for (const m of body.matchAll(/\bc\('([a-z0-9_]+)'/g)) found.push(`stream_${m[1]}_total`)
+      if (/`\$\{prefix\}_stream_\$\{name\}_total`/.test(body))
+        for (const m of body.matchAll(/\bc\('([a-z0-9_]+)'/g)) found.push(`stream_${m[1]}_total`)
       if (found.length > 0) templates.set(parts[i] as string, found)
     }
   }
@@ -195,7 +206,21 @@ export function sourceMetricNames(): Map<string, App> {
   return names
 }
 
-const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan'])
+const PROMQL_WORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+])
 
 /** Metric names a PromQL expression selects (functions, keywords, labels, strings and ranges removed). */
 export function metricsInExpr(expr: string): string[] {
@@ -214,7 +239,17 @@ export function metricsInExpr(expr: string): string[] {
 }
 
 export interface RuleFile {
-  groups: { name: string; rules: { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[]
+  groups: {
+    name: string
+    rules: {
+      alert?: string
+      record?: string
+      expr: string
+      for?: string
+      labels?: Record<string, string>
+      annotations?: Record<string, string>
+    }[]
+  }[]
 }
 
 /** A tool on PATH that answers `--version` (e.g. promtool), else undefined. */
@@ -230,8 +265,8 @@ export function composeValidator(): string[] | undefined {
   return undefined
 }
 
-export function run(cmd: string[], cwd = ROOT): string {
-  return execFileSync(cmd[0] as string, cmd.slice(1), { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+export function run(cmd: string[], cwd = ROOT, env: NodeJS.ProcessEnv = process.env): string {
+  return execFileSync(cmd[0] as string, cmd.slice(1), { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
 export const rel = (p: string): string => p.slice(ROOT.length + 1)

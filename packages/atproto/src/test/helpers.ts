@@ -11,7 +11,7 @@ export const interopDir = (): string => {
     const candidate = join(dir, 'shared', 'interop-tests')
     if (existsSync(candidate)) return candidate
     const parent = dirname(dir)
-    if (parent === dir) throw new Error('shared/interop-tests not found above ' + fileURLToPath(import.meta.url))
+    if (parent === dir) throw new Error(`shared/interop-tests not found above ${fileURLToPath(import.meta.url)}`)
     dir = parent
   }
 }

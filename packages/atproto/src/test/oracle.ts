@@ -1,21 +1,17 @@
 /** @atproto/repo as the oracle: build repos with it, and read what it accepts. */
 import type { Keypair } from '@atproto/crypto'
-import {
-  getFullRepo,
-  MemoryBlockstore,
-  readCarWithRoot,
-  Repo,
-  verifyRepo,
-  WriteOpAction,
-  type RecordCreateOp,
-} from '@atproto/repo'
+import { getFullRepo, MemoryBlockstore, readCarWithRoot, Repo, verifyRepo, WriteOpAction, type RecordCreateOp } from '@atproto/repo'
 import { fromUint8Array as readCarEntries } from '@atcute/car'
 import * as dagCbor from '@ipld/dag-cbor'
 import { encodeCar, type CarBlockInput } from '../car-write.js'
 import type { TestRecord } from '../testing.js'
 import { ipldToJson, jsonToIpld } from './helpers.js'
 
-export const buildRepoWithAtproto = async (did: string, keypair: Keypair, records: TestRecord[]): Promise<{ car: Uint8Array; dataCid: string; commitCid: string; rev: string }> => {
+export const buildRepoWithAtproto = async (
+  did: string,
+  keypair: Keypair,
+  records: TestRecord[],
+): Promise<{ car: Uint8Array; dataCid: string; commitCid: string; rev: string }> => {
   const storage = new MemoryBlockstore()
   const writes = records.map(
     (r) =>

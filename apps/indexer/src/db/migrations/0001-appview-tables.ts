@@ -339,5 +339,5 @@ export const statements: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS record_did_idx ON record USING btree (did)`,
   `CREATE INDEX IF NOT EXISTS repost_order_by_idx ON repost USING btree ("sortAt", cid)`,
   `CREATE INDEX IF NOT EXISTS repost_subject_idx ON repost USING btree (subject)`,
-  `CREATE INDEX IF NOT EXISTS starter_pack_creator_order_by_idx ON starter_pack USING btree (creator, "sortAt", cid)`
+  `CREATE INDEX IF NOT EXISTS starter_pack_creator_order_by_idx ON starter_pack USING btree (creator, "sortAt", cid)`,
 ]

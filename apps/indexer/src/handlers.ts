@@ -1,3 +1,4 @@
+/** The indexer's batch handlers: decode a read batch of stream entries and index it (firehose events, labels). */
 import { Counter, Gauge, sleep, backoffDelay, type Logger, type Registry } from '@firehose/service'
 import {
   decodeEvent,
@@ -14,9 +15,11 @@ import pLimit from 'p-limit'
 import type { Database } from './db/database.js'
 import { indexLabels } from './labels.js'
 import type { IndexerMetrics } from './metrics.js'
-import { indexBatch } from './writer/index-batch.js'
+import { indexBatch, isDataError } from './writer/index-batch.js'
 import type { HandleVerifier } from './writer/handles.js'
+import type { HandleChecker } from './handle-checks.js'
 import { DEFAULT_WRITE_SLOTS } from './writer/write-slots.js'
+import type { TombstoneMetrics } from './tombstones/prune.js'
 
 export interface ConsumerMetrics {
   processed: Counter<'stream' | 'type'>
@@ -29,11 +32,35 @@ export interface ConsumerMetrics {
 export function createConsumerMetrics(registry: Registry): ConsumerMetrics {
   const registers = [registry]
   return {
-    processed: new Counter({ name: 'indexer_entries_processed_total', help: 'Stream entries indexed (acked), by stream and event type', labelNames: ['stream', 'type'], registers }),
-    failed: new Counter({ name: 'indexer_entries_failed_total', help: 'Stream entries whose indexing failed (retried, then dead-lettered)', labelNames: ['stream', 'type'], registers }),
-    malformed: new Counter({ name: 'indexer_entries_malformed_total', help: 'Entries that could not be decoded (dead-lettered at once)', labelNames: ['stream'], registers }),
-    lag: new Gauge({ name: 'indexer_lag_seconds', help: "Seconds between the last indexed event's time and its indexing", labelNames: ['stream'], registers }),
-    dbWaitSeconds: new Counter({ name: 'indexer_db_unavailable_seconds_total', help: 'Time spent waiting for Postgres to come back', registers }),
+    processed: new Counter({
+      name: 'indexer_entries_processed_total',
+      help: 'Stream entries indexed (acked), by stream and event type',
+      labelNames: ['stream', 'type'],
+      registers,
+    }),
+    failed: new Counter({
+      name: 'indexer_entries_failed_total',
+      help: 'Stream entries whose indexing failed (retried, then dead-lettered)',
+      labelNames: ['stream', 'type'],
+      registers,
+    }),
+    malformed: new Counter({
+      name: 'indexer_entries_malformed_total',
+      help: 'Entries that could not be decoded (dead-lettered at once)',
+      labelNames: ['stream'],
+      registers,
+    }),
+    lag: new Gauge({
+      name: 'indexer_lag_seconds',
+      help: "Seconds between the last indexed event's time and its indexing",
+      labelNames: ['stream'],
+      registers,
+    }),
+    dbWaitSeconds: new Counter({
+      name: 'indexer_db_unavailable_seconds_total',
+      help: 'Time spent waiting for Postgres to come back',
+      registers,
+    }),
   }
 }
 
@@ -42,9 +69,14 @@ export interface HandlerDeps {
   metrics: IndexerMetrics
   consumerMetrics: ConsumerMetrics
   verifier: HandleVerifier
+  /** Verifies the handles the batches left to check (a verifier with `peek`). */
+  handleChecker?: HandleChecker
+  /** Write `notification` rows (INDEXER_NOTIFICATIONS; default true). */
+  notifications?: boolean
   logger: Logger
   /** Aborted on shutdown: stop waiting for the database. */
   signal: AbortSignal
+  tombstoneMetrics?: TombstoneMetrics
 }
 
 /** Postgres answers a trivial query (through pgbouncer). */
@@ -79,7 +111,7 @@ async function waitForDatabase(deps: HandlerDeps): Promise<boolean> {
 const eventTypeOf = (e: StreamEvent | undefined): string => e?.type ?? 'malformed'
 
 /**
- * Batches decoded at once per handler. The consumer keeps INDEXER_CONCURRENCY batches in flight
+ * Batches decoded at once per handler. The consumer keeps INDEXER_CONCURRENCY_PER_SHARD batches in flight
  * (100 by default) while only DEFAULT_WRITE_SLOTS write at a time; the batches waiting beyond
  * these hold their entries as read (one string per entry) instead of decoded events and rows,
  * which the garbage collector would otherwise mark again and again.
@@ -126,9 +158,23 @@ function handleFirehoseEntries(deps: HandlerDeps): BatchHandler {
     }
     if (events.length === 0) return results
     for (;;) {
-      const res = await indexBatch(deps.database, events, { metrics: deps.metrics, verifier: deps.verifier })
+      const res = await indexBatch(deps.database, events, {
+        metrics: deps.metrics,
+        verifier: deps.verifier,
+        logger: deps.logger,
+        notifications: deps.notifications,
+      })
       if (res.failed.length === events.length && (await waitForDatabase(deps))) continue
+      deps.handleChecker?.enqueue(res.handleChecks)
       let newest = 0
+      const late = res.outcomes.filter((o) => o?.beyondHorizon).length
+      if (late > 0) {
+        deps.tombstoneMetrics?.beyondHorizon.inc(late)
+        deps.logger.warn(
+          { stream, writes: late },
+          'writes older than the pruned tombstones skipped as stale (re-backfill their repos to get them)',
+        )
+      }
       for (let k = 0; k < events.length; k++) {
         const ev = events[k] as StreamEvent
         const outcome = res.outcomes[k]
@@ -148,30 +194,49 @@ function handleFirehoseEntries(deps: HandlerDeps): BatchHandler {
   }
 }
 
-/** Handler for `label_live` entries (`event` = {type:'label',label}, or rsky's `labels`). */
+/**
+ * Handler for `label_live` entries (`event` = {type:'label',label}, or rsky's `labels`). Labels
+ * Postgres would refuse are refused before the statement (labels.ts); should the statement
+ * still fail on its data, the entries are bisected so that only the refused ones fail.
+ */
 export function labelHandler(deps: HandlerDeps): BatchHandler {
   return async (entries: StreamEntry[]) => {
     const results: (Error | null)[] = entries.map(() => null)
-    const labels: Label[] = []
+    const perEntry: { index: number; labels: Label[] }[] = []
     const stream = entries[0]?.stream ?? ''
     for (let i = 0; i < entries.length; i++) {
       try {
-        for (const l of decodeLabelEntry((entries[i] as StreamEntry).fields)) labels.push(l.label)
+        const labels = decodeLabelEntry((entries[i] as StreamEntry).fields).map((l) => l.label)
+        if (labels.length) perEntry.push({ index: i, labels })
       } catch (err) {
         deps.consumerMetrics.malformed.inc({ stream })
         results[i] = new PermanentError(`malformed label entry: ${(err as Error).message}`)
       }
     }
-    if (labels.length === 0) return results
-    for (;;) {
-      try {
-        await indexLabels(deps.database, labels, deps.metrics)
-        deps.consumerMetrics.processed.inc({ stream, type: 'label' }, labels.length)
-        return results
-      } catch (err) {
-        if (await waitForDatabase(deps)) continue
-        throw err
+    const write = async (part: typeof perEntry, depth: number): Promise<void> => {
+      const labels = part.flatMap((e) => e.labels)
+      for (;;) {
+        try {
+          await indexLabels(deps.database, labels, deps.metrics, deps.logger)
+          deps.consumerMetrics.processed.inc({ stream, type: 'label' }, labels.length)
+          return
+        } catch (err) {
+          if (!isDataError(err) && (await waitForDatabase(deps))) continue
+          if (!isDataError(err) && depth === 0) throw err
+          if (part.length === 1 || !isDataError(err)) {
+            deps.consumerMetrics.failed.inc({ stream, type: 'label' }, part.length)
+            deps.logger.warn({ stream, entries: part.length, err: (err as Error).message }, 'Postgres refused a label entry')
+            for (const e of part) results[e.index] = err as Error
+            return
+          }
+          const mid = Math.ceil(part.length / 2)
+          await write(part.slice(0, mid), depth + 1)
+          await write(part.slice(mid), depth + 1)
+          return
+        }
       }
     }
+    if (perEntry.length) await write(perEntry, 0)
+    return results
   }
 }

@@ -1,0 +1,13 @@
+import { recountAggregates } from '../aggregates.js'
+import { finishFloors } from '../reconcile.js'
+import type { BatchState } from './state.js'
+
+/** Raised snapshot floors: their tombstones below go, the deletes they added are counted (writer/reconcile.ts). */
+export async function finishReconcile(b: BatchState): Promise<void> {
+  b.stats.reconciled = await finishFloors(b.trx, b.floors, b.outcomes, b.aggs)
+}
+
+/** Every aggregate counter the batch touched, recounted from the base tables (writer/aggregates.ts). */
+export async function recount(b: BatchState): Promise<void> {
+  b.stats.aggregateKeys = await recountAggregates(b.trx, b.aggs)
+}

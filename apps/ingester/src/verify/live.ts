@@ -1,0 +1,104 @@
+/**
+ * The relay stream's side of sync 1.1 verification: every frame of a relay passes through one
+ * `OrderedWork` (per-DID order, cursor in frame order); `#commit` frames go through the
+ * `CommitGate` before their events are written; `#identity` drops the DID's cached key first.
+ */
+import type { FrameBody } from '@firehose/atproto'
+import { sleep, type Logger } from '@firehose/service'
+import type { SyncStateStore } from '@firehose/streams'
+import type { SyncMetrics } from '../metrics.js'
+import { CommitGate, type GateLevel } from './commit-gate.js'
+import { OrderedWork } from './ordered.js'
+import type { SigningKeys } from './signing-keys.js'
+
+/** What every relay of one ingester shares. */
+export interface SyncVerification {
+  level: GateLevel
+  store: SyncStateStore
+  keys: SigningKeys
+  /** INGESTER_RESYNC_RETRY_SECS in ms (0: never), see CommitGateOptions */
+  resyncRetryMs: number
+}
+
+export interface LiveVerifierOptions {
+  host: string
+  logger: Logger
+  metrics: SyncMetrics
+  enqueueResync: (did: string, reason: string, rev?: string) => void
+  pause: () => void
+  /** resume the socket unless something else (the producer) holds it paused */
+  resume: () => void
+  maxInFlight?: number
+}
+
+export class LiveVerifier {
+  private readonly gate: CommitGate
+  private readonly work: OrderedWork
+
+  constructor(shared: SyncVerification, o: LiveVerifierOptions) {
+    this.gate = new CommitGate({ ...shared, metrics: o.metrics, logger: o.logger, host: o.host, enqueueResync: o.enqueueResync })
+    this.work = new OrderedWork({ logger: o.logger, maxInFlight: o.maxInFlight ?? 2000, onFull: o.pause, onRoom: o.resume })
+  }
+
+  /**
+   * A repo's `#commit` (`write` its events once verified; its promise: they are in Redis) or
+   * `#identity`/`#account` (written as is).
+   */
+  events(type: string, body: FrameBody | undefined, did: string | undefined, write: () => Promise<void>, done: () => void): void {
+    if (type === '#commit') {
+      if (did === undefined || body === undefined) {
+        this.work.push(undefined, undefined, done)
+        return
+      }
+      this.work.push(
+        did,
+        async () => {
+          const accepted = await this.gate.commit(did, body)
+          // the state's move stays a claim until the events are in Redis
+          accepted?.confirm(write())
+        },
+        done,
+      )
+      return
+    }
+    if (type === '#identity' && did !== undefined) this.gate.identity(did)
+    // in the DID's order: after its earlier commits are written
+    this.work.push(
+      did,
+      did === undefined ? undefined : async () => void write(),
+      did === undefined
+        ? () => {
+            void write()
+            done()
+          }
+        : done,
+    )
+  }
+
+  /** `#sync`: state from its signed commit, resync when the data differs. */
+  sync(did: string, body: FrameBody | undefined, done: () => void): void {
+    if (body === undefined) {
+      this.work.push(undefined, undefined, done)
+      return
+    }
+    this.work.push(did, () => this.gate.sync(did, body), done)
+  }
+
+  /** A `#commit` that could not be decoded: a break of that repo's chain. */
+  undecodable(did: string, done: () => void): void {
+    this.work.push(did, () => this.gate.undecodable(did), done)
+  }
+
+  /** Anything else with a seq: done in frame order. */
+  inOrder(done: () => void): void {
+    this.work.push(undefined, undefined, done)
+  }
+
+  /** After the socket closed: wait (at most `ms`) for the frames in flight. */
+  async drain(ms = 10_000): Promise<void> {
+    const timeout = new AbortController()
+    await Promise.race([this.work.idle(), sleep(ms, timeout.signal).catch(() => undefined)])
+    timeout.abort()
+    this.work.close()
+  }
+}

@@ -1,0 +1,170 @@
+// `pnpm bench indexer-scale`: how the indexer's normal path holds up as the database grows. One
+// fresh database, migrated by the indexer's own migrations, is filled server-side (fill.mjs) to
+// each size of BENCH_SCALE_SIZES stored records in turn; at each size a fresh stream of
+// BENCH_SCALE_EVENTS events of the bench mix (bench/indexer/events.mjs, a new tag per size, a
+// quarter of their subjects among the fill's hottest posts) is drained by the real indexer
+// process into it (bench/lib/indexer-drain.mjs, as `pnpm bench indexer`). Prints the curve and,
+// last, {"bench":"indexer-scale","unit":"records/s","value":<rate at the largest size>,
+// "baseline":<rate at the first size>,...}. The database is dropped at the end.
+import { randomBytes } from 'node:crypto'
+import { availableParallelism, loadavg } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { ensureServices } from '../../scripts/services-env.mjs'
+import { eventMix } from '../indexer/events.mjs'
+import { admin, drainWithIndexer, indexerNodeFlags, root, withDb } from '../lib/indexer-drain.mjs'
+import { report } from '../lib/report.mjs'
+import { aggregatesSql, fillAccountsSql, fillChunkSql, hotPostsSql } from './fill.mjs'
+
+function intList(name, fallback) {
+  const raw = process.env[name] ?? fallback
+  const list = raw.split(',').map((s) => s.trim())
+  if (list.length === 0 || list.some((s) => !/^\d+$/.test(s)))
+    throw new Error(`${name} must be a comma-separated list of integers >= 0 (got "${raw}")`)
+  const nums = list.map(Number)
+  if (nums.some((n, i) => i > 0 && n <= nums[i - 1])) throw new Error(`${name} must be in increasing order (got "${raw}")`)
+  return nums
+}
+function positive(name, fallback) {
+  const raw = process.env[name] ?? String(fallback)
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`)
+  return Number(raw)
+}
+const SIZES = intList('BENCH_SCALE_SIZES', '0,1000000,5000000,10000000')
+const EVENTS = positive('BENCH_SCALE_EVENTS', 30_000)
+const ACCOUNTS = positive('BENCH_ACCOUNTS', 20_000)
+const CHUNK = positive('BENCH_SCALE_CHUNK', 500_000)
+const CONCURRENCY = process.env.INDEXER_CONCURRENCY_PER_SHARD ?? '100'
+const BATCH = process.env.INDEXER_READ_BATCH ?? '500'
+const NODE_FLAGS = indexerNodeFlags()
+const INDEXER_MAIN = process.env.BENCH_INDEXER_MAIN ?? join(root, 'apps/indexer/dist/main.js')
+/** The fill's hottest posts that a quarter of the measured likes, reposts, replies, quotes target. */
+const HOT_POSTS = 1000
+const HOT_SHARE = 0.25
+// BENCH_SCALE_KEEP=1: the database is kept at the end (its name printed), for
+// `PROFILE_DATABASE=<name> node bench/indexer/profile.mjs` (the writer's statements on it).
+const KEEP = process.env.BENCH_SCALE_KEEP === '1'
+
+ensureServices(['REDIS_URL', 'DATABASE_URL', 'DATABASE_DIRECT_URL'])
+const runTag = randomBytes(4).toString('hex')
+const dbName = `bench_scale_${runTag}`
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')
+const seconds = (t0) => (performance.now() - t0) / 1000
+
+let dropped = false
+async function drop() {
+  if (dropped) return
+  dropped = true
+  if (KEEP) {
+    console.log(`kept database ${dbName} (BENCH_SCALE_KEEP=1): drop it with DROP DATABASE ${dbName}`)
+    return
+  }
+  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
+}
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.once(signal, () => {
+    drop().finally(() => process.exit(130))
+  })
+
+/** Records n in [from, to), in statements of CHUNK rows, then the aggregates, VACUUM ANALYZE. */
+async function fillTo(db, from, to) {
+  const t0 = performance.now()
+  if (from === 0 && to > 0) await db.query(fillAccountsSql, [ACCOUNTS])
+  for (let lo = from; lo < to; lo += CHUNK) {
+    const hi = Math.min(to, lo + CHUNK)
+    const t = performance.now()
+    await db.query(fillChunkSql, [lo, hi, ACCOUNTS])
+    console.log(`  filled ${hi.toLocaleString('en')} records (${Math.round((hi - lo) / seconds(t))} records/s), load ${load()}`)
+  }
+  for (const q of aggregatesSql) await db.query(q)
+  const fillS = seconds(t0)
+  const t1 = performance.now()
+  await db.query('VACUUM (ANALYZE)')
+  return { fillS, vacuumS: seconds(t1) }
+}
+
+async function measure(db, step) {
+  const hot = (await db.query(hotPostsSql, [HOT_POSTS, ACCOUNTS])).rows
+  const tag = `${runTag}s${step}`
+  const events = eventMix(EVENTS, { accounts: ACCOUNTS, tag, existing: { posts: hot, share: HOT_SHARE } })
+  return drainWithIndexer(events, { dbName, tag, indexerMain: INDEXER_MAIN, nodeFlags: NODE_FLAGS, concurrency: CONCURRENCY, batch: BATCH })
+}
+
+const rows = []
+let exitCode = 0
+console.log(
+  `indexer-scale bench: sizes ${SIZES.join(', ')} stored records; ${EVENTS} events measured per size from ${ACCOUNTS} accounts (${HOT_SHARE * 100}% of subjects among the ${HOT_POSTS} hottest filled posts)`,
+)
+console.log(
+  `indexer: INDEXER_CONCURRENCY_PER_SHARD=${CONCURRENCY} INDEXER_READ_BATCH=${BATCH}, NODE_OPTIONS="${NODE_FLAGS}", through pgbouncer (transaction mode)`,
+)
+try {
+  await admin(`CREATE DATABASE ${dbName}`)
+  {
+    const { createDb } = await import(join(root, 'apps/indexer/dist/db/database.js'))
+    const { migrate } = await import(join(root, 'apps/indexer/dist/db/migrator.js'))
+    const database = createDb(withDb(process.env.DATABASE_URL, dbName), 2)
+    await migrate(database)
+    await database.close()
+  }
+  const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
+  await db.connect()
+  try {
+    let filled = 0
+    for (const [step, size] of SIZES.entries()) {
+      console.log(`size ${size.toLocaleString('en')}: filling from ${filled.toLocaleString('en')}`)
+      const { fillS, vacuumS } = await fillTo(db, filled, size)
+      filled = size
+      const bytes = Number((await db.query('SELECT pg_database_size(current_database()) AS b')).rows[0].b)
+      const loadBefore = load()
+      const r = await measure(db, step)
+      const us = (s) => (s * 1e6) / EVENTS
+      const row = {
+        size,
+        rate: Math.round((EVENTS * 1000) / r.ms),
+        indexerUs: us(r.cpu),
+        postgresUs: us(r.services.postgres),
+        otherUs: us(r.services.pgbouncer + r.services['redis-server']),
+        busy: Math.round((100 * r.services.machineBusy) / (r.services.machineBusy + r.services.machineIdle)),
+        gb: bytes / 1024 ** 3,
+        fillS,
+        vacuumS,
+        hwmMb: r.hwmMb,
+        dlq: r.dlq,
+        load: `${loadBefore} → ${load()}`,
+      }
+      rows.push(row)
+      console.log(
+        `  ${EVENTS} events in ${(r.ms / 1000).toFixed(2)} s = ${row.rate} records/s; CPU per record: indexer ${row.indexerUs.toFixed(0)} µs, Postgres ${row.postgresUs.toFixed(0)} µs, pgbouncer+Redis ${row.otherUs.toFixed(0)} µs; machine ${row.busy}% busy; database ${row.gb.toFixed(2)} GB; dead-lettered ${r.dlq}; load ${row.load}`,
+      )
+      if (r.dlq > 0) exitCode = 1
+    }
+  } finally {
+    await db.end()
+  }
+} finally {
+  await drop()
+}
+
+console.log('\n      size  records/s  indexer µs/rec  Postgres µs/rec  other µs/rec  busy  database GB  fill s  vacuum s')
+for (const r of rows)
+  console.log(
+    `${r.size.toLocaleString('en').padStart(10)}  ${String(r.rate).padStart(9)}  ${r.indexerUs.toFixed(0).padStart(14)}  ${r.postgresUs.toFixed(0).padStart(15)}  ${r.otherUs.toFixed(0).padStart(12)}  ${`${r.busy}%`.padStart(4)}  ${r.gb.toFixed(2).padStart(11)}  ${r.fillS.toFixed(0).padStart(6)}  ${r.vacuumS.toFixed(0).padStart(8)}`,
+  )
+console.log(`load average: ${load()} on ${availableParallelism()} cores (Redis, Postgres, pgbouncer and other jobs share them)`)
+if (exitCode) {
+  console.error('entries were dead-lettered')
+  process.exitCode = exitCode
+}
+const first = rows[0]
+const last = rows[rows.length - 1]
+report({
+  bench: 'indexer-scale',
+  unit: 'records/s',
+  value: last.rate,
+  baseline: first.rate,
+  peakRssMb: Math.max(...rows.map((r) => r.hwmMb)),
+})

@@ -1,0 +1,10 @@
+/** Requests to peers: one outgoing-request policy (refused address classes, allow list), bounded bodies. */
+export * from './address.js'
+export * from './networks.js'
+export * from './policy.js'
+export * from './reported-policy.js'
+export * from './dispatcher.js'
+export * from './peer-fetch.js'
+export * from './body.js'
+export * from './excerpt.js'
+export * from './describe.js'
