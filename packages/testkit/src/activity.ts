@@ -34,9 +34,14 @@ export class Activity {
   private readonly random: () => number
   private handleGen = 0
 
+  /**
+   * `beforeReply`: awaited before each random reply, with the parent's uri (a reference
+   * implementation that indexes repos concurrently needs the parent indexed first to notify).
+   */
   constructor(
     private readonly seed: SeedClient,
     seedValue = 1,
+    private readonly options: { beforeReply?: (parentUri: string) => Promise<void> } = {},
   ) {
     this.random = rng(seedValue)
   }
@@ -80,6 +85,7 @@ export class Activity {
     }
     if (r < 0.33) {
       const parent = this.pick(allPosts) as RefLike
+      await this.options.beforeReply?.(parent.uriStr)
       const res = await this.seed.reply(did, parent.raw as never, parent.raw as never, `reply ${Math.floor(this.random() * 1e9)}`)
       actor.posts.push(toRef(res.ref as unknown as Ref))
       this.count('reply')

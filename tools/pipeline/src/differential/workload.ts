@@ -11,7 +11,17 @@ const rkeyOf = (uri: string) => uri.split('/')[4] ?? ''
  * handle change, a deactivation and a reactivation.
  */
 export async function workload(seed: SeedClient, settle: () => Promise<void>): Promise<{ dids: string[]; counts: Record<string, number> }> {
-  const activity = new Activity(seed, 5)
+  // bsky indexes repos concurrently: a reply it indexes before (or together with) its parent
+  // from another repo notifies nobody up the thread (its parent's "descendents" pass dedupes
+  // against the parent's own author), so a random reply waits until bsky has its parent
+  const settled = new Set<string>()
+  const activity: Activity = new Activity(seed, 5, {
+    beforeReply: async (parent) => {
+      if (settled.has(parent)) return
+      await settle()
+      for (const actor of activity.actors) for (const post of actor.posts) settled.add(post.uriStr)
+    },
+  })
   await activity.createAccounts(5)
   const [a, b, c, d, e] = activity.dids as [string, string, string, string, string]
   const w = new Writer(seed)
