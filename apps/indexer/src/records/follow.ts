@@ -29,8 +29,18 @@ export const follow: RecordModule = {
     }
   },
   aggregates: [
-    { kind: 'followersCount', table: 'profile_agg', count: `SELECT count(*) FROM follow WHERE "subjectDid" = x.k` },
-    { kind: 'followsCount', table: 'profile_agg', count: `SELECT count(*) FROM follow WHERE creator = x.k` },
+    {
+      kind: 'followersCount',
+      table: 'profile_agg',
+      count: `SELECT count(*) FROM follow WHERE "subjectDid" = x.k`,
+      delta: { base: 'follow', column: 'subjectDid' },
+    },
+    {
+      kind: 'followsCount',
+      table: 'profile_agg',
+      count: `SELECT count(*) FROM follow WHERE creator = x.k`,
+      delta: { base: 'follow', column: 'creator' },
+    },
   ],
   aggKeys: (row) => [
     { kind: 'followersCount', key: String(row.subjectDid) },

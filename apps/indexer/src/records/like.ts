@@ -28,7 +28,14 @@ export const like: RecordModule = {
       extra: [],
     }
   },
-  aggregates: [{ kind: 'likeCount', table: 'post_agg', count: `SELECT count(*) FROM "like" WHERE subject = x.k` }],
+  aggregates: [
+    {
+      kind: 'likeCount',
+      table: 'post_agg',
+      count: `SELECT count(*) FROM "like" WHERE subject = x.k`,
+      delta: { base: 'like', column: 'subject' },
+    },
+  ],
   aggKeys: (row) => [{ kind: 'likeCount', key: String(row.subject) }],
   aggKeysOfRecord(_ref, record) {
     const subject = strongRef(record.subject)

@@ -153,8 +153,18 @@ export const post: RecordModule = {
       count: `SELECT count(*) FROM post WHERE "replyParent" = x.k AND ("violatesThreadGate" IS NULL OR "violatesThreadGate" = false)`,
     },
     // the `quote` rows (an extra table of post)
-    { kind: 'quoteCount', table: 'post_agg', count: `SELECT count(*) FROM quote WHERE subject = x.k` },
-    { kind: 'postsCount', table: 'profile_agg', count: `SELECT count(*) FROM post WHERE creator = x.k` },
+    {
+      kind: 'quoteCount',
+      table: 'post_agg',
+      count: `SELECT count(*) FROM quote WHERE subject = x.k`,
+      delta: { base: 'quote', column: 'subject' },
+    },
+    {
+      kind: 'postsCount',
+      table: 'profile_agg',
+      count: `SELECT count(*) FROM post WHERE creator = x.k`,
+      delta: { base: 'post', column: 'creator' },
+    },
   ],
   aggKeys(row) {
     const keys: AggKey[] = [{ kind: 'postsCount', key: String(row.creator) }]

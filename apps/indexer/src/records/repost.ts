@@ -40,7 +40,14 @@ export const repost: RecordModule = {
       ],
     }
   },
-  aggregates: [{ kind: 'repostCount', table: 'post_agg', count: `SELECT count(*) FROM repost WHERE subject = x.k` }],
+  aggregates: [
+    {
+      kind: 'repostCount',
+      table: 'post_agg',
+      count: `SELECT count(*) FROM repost WHERE subject = x.k`,
+      delta: { base: 'repost', column: 'subject' },
+    },
+  ],
   aggKeys: (row) => [{ kind: 'repostCount', key: String(row.subject) }],
   aggKeysOfRecord(_ref, record) {
     const subject = strongRef(record.subject)

@@ -45,12 +45,16 @@ export type AggTable = 'post_agg' | 'profile_agg'
 
 /**
  * A counter a record type's rows are counted in: its table, and the SQL that counts the base
- * rows of key `x.k` (run by writer/aggregates.ts inside its recount statement).
+ * rows of key `x.k` (run by writer/aggregates.ts inside its recount statement). `delta`: the
+ * counter is kept by delta instead, from the rows of `base` keyed by `column` that each
+ * statement adds or removes (triggers of migration 0011, which must name the same pair); `count`
+ * then only fills a counter row that does not exist yet.
  */
 export interface AggregateCount {
   kind: AggKind
   table: AggTable
   count: string
+  delta?: { base: string; column: string }
 }
 
 export interface AggKey {

@@ -45,29 +45,51 @@ const TABLES = aggregateTables(recordModules)
 const TABLE_OF = new Map([...TABLES].flatMap(([table, spec]) => Object.keys(spec.counts).map((kind) => [kind as AggKind, table])))
 
 const tableOf = (kind: AggKind): AggTable => TABLE_OF.get(kind) as AggTable
+/** The counters kept by delta (`AggregateCount.delta`). */
+const DELTA = new Set(recordModules.flatMap((m) => (m.aggregates ?? []).flatMap((a) => (a.delta ? [a.kind] : []))))
+
+/** Turn on counter deltas for this transaction (migration 0011): before any base row is written. */
+export async function enableCounterDeltas(trx: Tx): Promise<void> {
+  await sql`SELECT indexer_counter_deltas_on()`.execute(trx)
+}
+
+/** The deltas the transaction's statements recorded so far, by counter kind and key. */
+async function readDeltas(trx: Tx): Promise<(AggKey & { delta: bigint })[]> {
+  const r = await sql<{
+    counter: AggKind
+    k: string
+    d: string
+  }>`SELECT counter, k, sum(d)::text AS d FROM pg_temp.indexer_counter_delta GROUP BY 1, 2`.execute(trx)
+  return r.rows.map((x) => ({ kind: x.counter, key: x.k, delta: BigInt(x.d) }))
+}
 
 /**
- * Recount the touched aggregates from the base tables: one statement for the whole batch
- * (a part per aggregate table), each hot row once however many events touched it, and only the counters
- * that were touched. Counting (not incrementing) makes replays and reordering harmless. The
- * keys are first locked (advisory, sorted): a recount must start after any concurrent batch
- * that changed the same counter has committed, or both could write a count that misses the
- * other's rows.
+ * Bring the touched counters up to date: one statement for the whole batch (a part per
+ * aggregate table), each hot row once however many events touched it, and only the counters
+ * that were touched. The keys are first locked (advisory, sorted): an update must start after
+ * any concurrent batch that changed the same counter has committed, or both could write a
+ * count that misses the other's rows.
  *
- * A counter not touched keeps its stored value (sentinel -1 in the inserted row); a row that
- * does not exist yet gets every counter counted.
+ *  - A counter kept by delta (`AggregateCount.delta`) is moved by the rows this transaction's
+ *    statements added and removed (recorded by the triggers of migration 0011): replays and
+ *    reorderings add and remove no row, so they move nothing; cost independent of the key's size.
+ *  - Any other counter (replyCount: it depends on the replies' violation flags) is recounted
+ *    from the base tables.
+ *  - A row that does not exist yet gets every counter counted. An untouched counter keeps its
+ *    stored value (sentinel -1, or delta 0, in the inserted row).
  */
 export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promise<number> {
-  const byTable = new Map<AggTable, Map<string, Set<AggKind>>>()
-  for (const { kind, key } of keys) {
-    if (!key) continue
+  const byTable = new Map<AggTable, Map<string, Map<AggKind, bigint>>>()
+  const touch = (kind: AggKind, key: string, delta: bigint) => {
     const table = tableOf(kind)
     let m = byTable.get(table)
     if (!m) byTable.set(table, (m = new Map()))
     let kinds = m.get(key)
-    if (!kinds) m.set(key, (kinds = new Set()))
-    kinds.add(kind)
+    if (!kinds) m.set(key, (kinds = new Map()))
+    kinds.set(kind, (kinds.get(kind) ?? 0n) + delta)
   }
+  for (const { kind, key } of keys) if (key) touch(kind, key, 0n)
+  for (const { kind, key, delta } of await readDeltas(trx)) if (key) touch(kind, key, delta)
   if (byTable.size === 0) return 0
   await lockKeys(
     trx,
@@ -80,18 +102,37 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     const spec = TABLES.get(table) as AggTableSpec
     const kinds = Object.keys(spec.counts) as AggKind[]
     const list = [...m.keys()].sort()
-    const flags = kinds.map((kind) => sql`${list.map((k) => m.get(k)?.has(kind) ?? false)}::boolean[]`)
+    // per counter: a delta (kept by delta) or whether it was touched (recounted)
+    const params = kinds.map((kind) =>
+      DELTA.has(kind)
+        ? sql`${list.map((k) => String(m.get(k)?.get(kind) ?? 0n))}::bigint[]`
+        : sql`${list.map((k) => m.get(k)?.has(kind) ?? false)}::boolean[]`,
+    )
     const aliases = kinds.map((_, i) => `f${i}`).join(', ')
     // `a.k IS NULL`: no row yet, count every counter. One index probe per key (LATERAL …
     // LIMIT 1): a NOT EXISTS per counter was planned as a hashed subplan scanning the whole
     // table, and a plain LEFT JOIN as a hash join, also scanning it.
-    const values = kinds.map((kind, i) => `CASE WHEN f${i} OR a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE -1 END`).join(', ')
-    const sets = kinds
-      .map((kind) => `"${kind}" = CASE WHEN excluded."${kind}" >= 0 THEN excluded."${kind}" ELSE ${table}."${kind}" END`)
+    const values = kinds
+      .map((kind, i) =>
+        DELTA.has(kind)
+          ? `CASE WHEN a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE f${i} END`
+          : `CASE WHEN f${i} OR a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE -1 END`,
+      )
       .join(', ')
-    const changed = kinds.map((kind) => `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`).join(' OR ')
+    const sets = kinds
+      .map((kind) =>
+        DELTA.has(kind)
+          ? `"${kind}" = ${table}."${kind}" + excluded."${kind}"`
+          : `"${kind}" = CASE WHEN excluded."${kind}" >= 0 THEN excluded."${kind}" ELSE ${table}."${kind}" END`,
+      )
+      .join(', ')
+    const changed = kinds
+      .map((kind) =>
+        DELTA.has(kind) ? `excluded."${kind}" <> 0` : `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`,
+      )
+      .join(' OR ')
     stmt.add(sql`INSERT INTO ${sql.table(table)} (${sql.raw(spec.key)}, ${sql.raw(kinds.map((k) => `"${k}"`).join(', '))})
-      SELECT x.k, ${sql.raw(values)} FROM unnest(${list}::text[], ${sql.join(flags)}) AS x(k, ${sql.raw(aliases)})
+      SELECT x.k, ${sql.raw(values)} FROM unnest(${list}::text[], ${sql.join(params)}) AS x(k, ${sql.raw(aliases)})
         LEFT JOIN LATERAL (SELECT ${sql.raw(spec.key)} FROM ${sql.table(table)} WHERE ${sql.raw(spec.key)} = x.k LIMIT 1) a ON true
       ON CONFLICT (${sql.raw(spec.key)}) DO UPDATE SET ${sql.raw(sets)} WHERE ${sql.raw(changed)}`)
     rows += list.length

@@ -1,6 +1,7 @@
 import type { HandleAnswer, HandleCheck } from './handles.js'
 import type { Prepared } from './prepare.js'
 import type { Tx } from './sql.js'
+import { enableCounterDeltas } from './aggregates.js'
 import { applyAccountEvents, findStaleAccountEvents } from './phases/accounts.js'
 import { collectActorWrites } from './phases/actor-writes.js'
 import { updateFlags } from './phases/flags.js'
@@ -27,9 +28,11 @@ export type { ActorWrites, EventOutcome, OutcomeStatus, WriteOptions, WriteStats
  *    reduced to their winner with the same order.
  *  - Derived rows (post, like, feed_item, …) are rebuilt from the winning version; in groups
  *    bsky keeps unique (one like per creator and subject) the lowest uri is kept.
- *  - Aggregates are recounted from the base tables, never incremented, once per touched key
- *    per batch; the keys touched include those of stale writes, so whether a write won does
- *    not change which aggregate rows exist.
+ *  - Aggregates are brought up to date once per touched key per batch: the counters kept by
+ *    delta move by the base rows the transaction actually added and removed (recorded by
+ *    triggers: a replay or reordering adds and removes none), the others are recounted from
+ *    the base tables; the keys touched include those of stale writes, so whether a write won
+ *    does not change which aggregate rows exist.
  *  - `actor_sync` only moves forward (greatest repoRev).
  * Concurrent batches lock the uris they write (advisory, transaction-scoped; their DIDs shared,
  * the DIDs of account and identity events exclusively) before reading stored versions, and
@@ -73,6 +76,7 @@ export async function writeBatch(
   handles: ReadonlyMap<number, HandleAnswer>,
   opts: WriteOptions = {},
 ): Promise<{ outcomes: Map<number, EventOutcome>; stats: WriteStats; actors: ActorWrites; handleChecks: HandleCheck[] }> {
+  await enableCounterDeltas(trx)
   const b = newBatchState(trx, prepared, handles, opts)
   for (const phase of BATCH_PHASES) await phase(b)
   return { outcomes: b.outcomes, stats: b.stats, actors: b.actors, handleChecks: b.handleChecks }

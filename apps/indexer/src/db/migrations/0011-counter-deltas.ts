@@ -1,0 +1,90 @@
+/**
+ * Counters kept by delta (writer/aggregates.ts). A recount of `post_agg.likeCount` or
+ * `profile_agg.followersCount` reads every base row of the key: linear in a post's likes or an
+ * account's followers (10⁵–10⁶ on the network), on every batch that touches the key. Instead,
+ * statement-level triggers on the base tables (transition tables: one statement per write, not
+ * per row) record how many rows of each key the statement added or removed:
+ *
+ *  - inside the indexer's writer (`indexer.counter_deltas` = 'on', set per transaction) into the
+ *    session's temporary `indexer_counter_delta` (ON COMMIT DELETE ROWS: nothing outlives the
+ *    transaction), which the writer's last phase adds to the stored counters under its sorted
+ *    key locks: the same lock order as before, no lock on a counter row before that phase;
+ *  - from any other writer (an operator's DELETE, an older indexer during a rollout) straight
+ *    into the counter row.
+ *
+ * Arguments of `indexer_count_delta()`: the counter's table, its key column, the counter column,
+ * the base table's key column. The pairs are those of the record modules' `AggregateCount.delta`
+ * (records/*.ts); aggregates.test.ts checks that they match.
+ */
+export const name = '0011-counter-deltas'
+
+const COUNTED: readonly { base: string; column: string; table: string; key: string; counter: string }[] = [
+  { base: 'like', column: 'subject', table: 'post_agg', key: 'uri', counter: 'likeCount' },
+  { base: 'repost', column: 'subject', table: 'post_agg', key: 'uri', counter: 'repostCount' },
+  { base: 'quote', column: 'subject', table: 'post_agg', key: 'uri', counter: 'quoteCount' },
+  { base: 'follow', column: 'subjectDid', table: 'profile_agg', key: 'did', counter: 'followersCount' },
+  { base: 'follow', column: 'creator', table: 'profile_agg', key: 'did', counter: 'followsCount' },
+  { base: 'post', column: 'creator', table: 'profile_agg', key: 'did', counter: 'postsCount' },
+]
+
+const FUNCTION = `CREATE OR REPLACE FUNCTION indexer_count_delta() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  agg_table text := TG_ARGV[0];
+  agg_key text := TG_ARGV[1];
+  counter text := TG_ARGV[2];
+  col text := TG_ARGV[3];
+  deltas text;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    deltas := format('SELECT %I::text AS k, count(*)::bigint AS d FROM new_rows WHERE %1$I IS NOT NULL GROUP BY 1', col);
+  ELSIF TG_OP = 'DELETE' THEN
+    deltas := format('SELECT %I::text AS k, -count(*)::bigint AS d FROM old_rows WHERE %1$I IS NOT NULL GROUP BY 1', col);
+  ELSE
+    deltas := format('SELECT k, sum(d)::bigint AS d FROM (
+        SELECT o.%1$I::text AS k, -1 AS d FROM old_rows o JOIN new_rows n USING (uri) WHERE o.%1$I IS DISTINCT FROM n.%1$I
+        UNION ALL
+        SELECT n.%1$I::text, 1 FROM old_rows o JOIN new_rows n USING (uri) WHERE o.%1$I IS DISTINCT FROM n.%1$I
+      ) x WHERE k IS NOT NULL GROUP BY k', col);
+  END IF;
+  IF current_setting('indexer.counter_deltas', true) = 'on' THEN
+    IF to_regclass('pg_temp.indexer_counter_delta') IS NULL THEN
+      CREATE TEMPORARY TABLE indexer_counter_delta (counter text NOT NULL, k text NOT NULL, d bigint NOT NULL) ON COMMIT DELETE ROWS;
+    END IF;
+    EXECUTE format('INSERT INTO pg_temp.indexer_counter_delta (counter, k, d) SELECT %L, k, d FROM (%s) x', counter, deltas);
+  ELSE
+    EXECUTE format('UPDATE %1$I a SET %3$I = greatest(a.%3$I + x.d, 0) FROM (%4$s) x WHERE a.%2$I = x.k', agg_table, agg_key, counter, deltas);
+    EXECUTE format('INSERT INTO %1$I (%2$I, %3$I) SELECT k, greatest(d, 0) FROM (%4$s) x ORDER BY k ON CONFLICT (%2$I) DO NOTHING',
+      agg_table, agg_key, counter, deltas);
+  END IF;
+  RETURN NULL;
+END
+$fn$`
+
+/** Called by the writer at the start of each transaction: deltas into the session's table. */
+const ENABLE = `CREATE OR REPLACE FUNCTION indexer_counter_deltas_on() RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM set_config('indexer.counter_deltas', 'on', true);
+  IF to_regclass('pg_temp.indexer_counter_delta') IS NULL THEN
+    CREATE TEMPORARY TABLE indexer_counter_delta (counter text NOT NULL, k text NOT NULL, d bigint NOT NULL) ON COMMIT DELETE ROWS;
+  END IF;
+END
+$fn$`
+
+const triggers = (c: (typeof COUNTED)[number]): string[] => {
+  const args = `'${c.table}', '${c.key}', '${c.counter}', '${c.column}'`
+  const name = (op: string) => `indexer_${c.counter}_${op}`
+  const table = `"${c.base}"`
+  return [
+    `DROP TRIGGER IF EXISTS ${name('ins')} ON ${table}`,
+    `CREATE TRIGGER ${name('ins')} AFTER INSERT ON ${table} REFERENCING NEW TABLE AS new_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION indexer_count_delta(${args})`,
+    `DROP TRIGGER IF EXISTS ${name('del')} ON ${table}`,
+    `CREATE TRIGGER ${name('del')} AFTER DELETE ON ${table} REFERENCING OLD TABLE AS old_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION indexer_count_delta(${args})`,
+    `DROP TRIGGER IF EXISTS ${name('upd')} ON ${table}`,
+    `CREATE TRIGGER ${name('upd')} AFTER UPDATE ON ${table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION indexer_count_delta(${args})`,
+  ]
+}
+
+export const statements: readonly string[] = [FUNCTION, ENABLE, ...COUNTED.flatMap(triggers)]
