@@ -52,7 +52,13 @@ function events(tag, subject, account) {
   const out = []
   for (let i = 0; i < N; i++) {
     const did = `did:plc:${tag}${String(i).padStart(12, '0')}`
-    const base = { seq: i + 1, time: new Date(Date.parse(createdAt) + i).toISOString(), did, commit: cidFor(`c:${tag}:${i}`), rev: tid(1_000_000 + i) }
+    const base = {
+      seq: i + 1,
+      time: new Date(Date.parse(createdAt) + i).toISOString(),
+      did,
+      commit: cidFor(`c:${tag}:${i}`),
+      rev: tid(1_000_000 + i),
+    }
     const rkey = tid(2_000_000 + i)
     const [collection, record] =
       i % 2 === 0
@@ -123,13 +129,24 @@ try {
   await direct.query(`INSERT INTO post_agg (uri, "likeCount") VALUES ($1, $2)`, [viral.uri, HOT_ROWS])
   await direct.query(`INSERT INTO profile_agg (did, "followersCount") VALUES ($1, $2)`, [star, HOT_ROWS])
   await direct.query('VACUUM (ANALYZE)')
-  console.log(`indexer-hot-keys: ${dist}; a post with ${HOT_ROWS.toLocaleString('en')} likes and an account with as many followers (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+  console.log(
+    `indexer-hot-keys: ${dist}; a post with ${HOT_ROWS.toLocaleString('en')} likes and an account with as many followers (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  )
   console.log(`${N} events a run (half likes, half follows), B=${B} C=${C}, ${ROUNDS} rounds alternating hot and cold`)
 
   const hot = []
   const cold = []
   for (let r = 0; r < ROUNDS; r++) {
-    hot.push(await run(database, events(`h${r}x`, () => viral, () => star)))
+    hot.push(
+      await run(
+        database,
+        events(
+          `h${r}x`,
+          () => viral,
+          () => star,
+        ),
+      ),
+    )
     cold.push(
       await run(
         database,

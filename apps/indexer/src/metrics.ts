@@ -133,7 +133,7 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
     }),
     aggregateRecounts: new Counter({
       name: 'indexer_aggregate_recounts_total',
-      help: 'Aggregate counters recounted',
+      help: 'Aggregate counter rows brought up to date (kept by delta or recounted), one per key per batch',
       registers,
     }),
     recordsReconciled: new Counter({
