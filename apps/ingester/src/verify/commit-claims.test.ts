@@ -142,6 +142,11 @@ describe('sync state claims', () => {
     const forged = { ...body, rev: '3zzzzzzzzzz2a' }
     expect(await gate.commit(did, forged)).toBeNull()
     expect((await store.get(did))?.rev).toBe(body.rev)
+    // and it is counted as what it is: refused (a hostile relay shows whatever the repo's state),
+    // not as one more commit dropped while desynchronized
+    // (its frame's rev is not the signed commit's)
+    expect((await metrics.sync.commitsRefused.get()).values.find((v) => v.labels.reason === 'malformed')?.value).toBe(1)
+    expect((await metrics.sync.commitsDropped.get()).values.find((v) => v.labels.reason === 'desynchronized')?.value).toBe(1)
   })
 
   it('a write that never lands (the producer closed) leaves the claim for the next copy', async () => {

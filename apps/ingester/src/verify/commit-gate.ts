@@ -39,6 +39,9 @@ import type { SigningKeys } from './signing-keys.js'
 
 export type GateLevel = 'full' | 'signature'
 
+/** rememberDropped's answer for a commit that does not verify on its own. */
+const REFUSED = Symbol('refused')
+
 /** Why a repo is marked desynchronized (metric label). */
 export type BreakReason = CommitRefusalReason | 'no-key' | 'undecodable'
 
@@ -105,6 +108,7 @@ export class CommitGate {
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
       if (state !== null && state.status !== 'active') {
         const moved = await this.rememberDropped(did, state, body)
+        if (moved === REFUSED) return null
         if (moved !== undefined) {
           // the state changed meanwhile (a resync completed?): decide again against it
           state = moved
@@ -185,14 +189,24 @@ export class CommitGate {
    * A commit of a desynchronized repo is dropped, but its rev is kept in the state when it is the
    * newest seen and the commit verifies on its own (signature, proof: a forged rev far ahead
    * must not hold the resync open): a resync whose snapshot is older than it does not end the
-   * desynchronization (apps/backfiller/src/sync-state.ts). Returns the current state when a
-   * compare-and-set found it changed, undefined otherwise.
+   * desynchronization (apps/backfiller/src/sync-state.ts). A commit that does not verify is
+   * counted (and logged) as refused, whatever the repo's state: REFUSED. Returns the current
+   * state when a compare-and-set found it changed, undefined otherwise.
    */
-  private async rememberDropped(did: string, state: RepoSyncState, body: FrameBody): Promise<RepoSyncState | null | undefined> {
+  private async rememberDropped(
+    did: string,
+    state: RepoSyncState,
+    body: FrameBody,
+  ): Promise<RepoSyncState | null | undefined | typeof REFUSED> {
     const rev = body.rev
     if (typeof rev !== 'string' || (state.rev !== null && rev <= state.rev)) return undefined
     const verdict = await this.verify(did, body, null)
-    if (verdict === 'no-key' || !verdict.ok) return undefined
+    if (verdict === 'no-key') return undefined
+    if (!verdict.ok) {
+      this.o.metrics.commitsRefused.inc({ host: this.o.host, reason: verdict.reason })
+      this.logRefusal(did, body, verdict.reason, verdict.message)
+      return REFUSED
+    }
     const cas = await this.o.store.compareAndSet(did, state, { ...state, rev: verdict.rev })
     return cas.ok ? undefined : cas.current
   }
