@@ -197,4 +197,32 @@ describe("handles verified off the batches' path", () => {
       await proxy.close()
     }
   })
+
+  it('a check that runs once the account is deactivated (its PDS no longer resolves the handle) keeps the stored handle', async () => {
+    const { checker, verifier } = setUp()
+    const d = did(950)
+    host.setDid(d, 'paused.test')
+    host.setHandle('paused.test', d)
+    const index = async (events: Parameters<typeof indexBatch>[1]) => {
+      const res = await indexBatch(t.database, events, { verifier })
+      expect(res.failed).toEqual([])
+      return res
+    }
+    checker.enqueue((await index([identity(d, 'paused.test', '2026-03-01T00:00:00.000Z')])).handleChecks)
+    await checker.idle()
+    expect(await handleOf(d)).toBe('paused.test')
+    // a later check of the same DID (a backfill's identity, a redelivery, a sweep after a crash)
+    // that only runs after the account was deactivated: the PDS answers 404 for its handle
+    const late = (await index([identity(d, undefined, '2026-03-01T00:00:01.000Z')])).handleChecks
+    await index([{ type: 'account', seq: seq++, time: '2026-03-01T00:00:02.000Z', did: d, active: false, status: 'deactivated' }])
+    host.setHandle('paused.test', undefined)
+    checker.enqueue(late)
+    await checker.idle()
+    expect(await handleOf(d)).toBe('paused.test')
+    // an active account whose handle no longer resolves loses it (as bsky's indexer does)
+    await index([{ type: 'account', seq: seq++, time: '2026-03-01T00:00:03.000Z', did: d, active: true }])
+    checker.enqueue((await index([identity(d, undefined, '2026-03-01T00:00:04.000Z')])).handleChecks)
+    await checker.idle()
+    expect(await handleOf(d)).toBeNull()
+  })
 })

@@ -179,11 +179,18 @@ export class HandleChecker {
           WHERE did = ${check.did}`.execute(trx)
         return giveUp ? 'gave-up' : 'retry'
       }
-      await applyHandle(trx, check.did, value, check.time)
+      // a PDS does not resolve the handle of an account it holds deactivated (or taken down):
+      // a check that only ran after that (a late one, a sweep after a crash) says nothing about
+      // the handle, which the account keeps (bsky leaves it too); its reactivation brings a
+      // new identity event, checked afresh
+      const inactive =
+        value === null &&
+        (await sql<{ s: string | null }>`SELECT "upstreamStatus" AS s FROM actor WHERE did = ${check.did}`.execute(trx)).rows[0]?.s
+      if (!inactive) await applyHandle(trx, check.did, value, check.time)
       await sql`UPDATE indexer_actor_state SET "handleCheckAt" = NULL, "handleClaim" = NULL, "handleAttempts" = NULL WHERE did = ${check.did}`.execute(
         trx,
       )
-      return value === null ? 'invalid' : 'verified'
+      return inactive ? 'inactive' : value === null ? 'invalid' : 'verified'
     })
   }
 }

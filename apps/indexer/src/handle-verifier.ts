@@ -59,8 +59,14 @@ export function resolvingHandleVerifier(opts: ResolvingVerifierOptions): HandleV
   const lookup = async (did: string, claimed: string | undefined): Promise<string | null> => {
     const identity = await resolver.resolveRepoIdentity(did, true)
     const handle = (identity.handle ?? claimed)?.toLowerCase()
-    if (!handle) return null
-    return (await resolver.resolveHandle(handle)) === did ? handle : null
+    if (!handle) {
+      opts.logger?.info({ did, claimed }, 'handle not verified: the DID document names no handle')
+      return null
+    }
+    const resolved = await resolver.resolveHandle(handle)
+    if (resolved === did) return handle
+    opts.logger?.info({ did, claimed, handle, resolvedTo: resolved ?? null }, 'handle not verified: it does not resolve to the DID')
+    return null
   }
   return {
     peek(did, claimed) {

@@ -7,7 +7,7 @@ export interface IdentityMetrics {
   lookupDuration: Histogram
   /** Handles the batches asked of the cache (hit: written at once; miss: checked in the background). */
   cache: Counter<'result'>
-  /** Background handle checks: verified, invalid, superseded, retry, gave-up, deferred. */
+  /** Background handle checks: verified, invalid, inactive, superseded, retry, gave-up, deferred. */
   checks: Counter<'outcome'>
   queued: Gauge
   /** Connections to PLC, did:web and handle hosts refused by the outgoing-request policy, by address class. */
@@ -44,7 +44,7 @@ export function createIdentityMetrics(registry: Registry): IdentityMetrics {
     }),
     checks: new Counter({
       name: 'indexer_handle_checks_total',
-      help: 'Background handle checks, by outcome (verified|invalid|superseded|retry|gave-up|deferred|unwritten: the result could not be written, tried again shortly)',
+      help: 'Background handle checks, by outcome (verified|invalid|inactive: did not resolve while the account is deactivated or taken down, the stored handle kept|superseded|retry|gave-up|deferred|unwritten: the result could not be written, tried again shortly)',
       labelNames: ['outcome'],
       registers,
     }),
