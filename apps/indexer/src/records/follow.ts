@@ -33,13 +33,15 @@ export const follow: RecordModule = {
       kind: 'followersCount',
       table: 'profile_agg',
       count: `SELECT count(*) FROM follow WHERE "subjectDid" = x.k`,
-      delta: { base: 'follow', column: 'subjectDid' },
+      rows: { base: 'follow', column: 'subjectDid' },
+      delta: true,
     },
     {
       kind: 'followsCount',
       table: 'profile_agg',
       count: `SELECT count(*) FROM follow WHERE creator = x.k`,
-      delta: { base: 'follow', column: 'creator' },
+      rows: { base: 'follow', column: 'creator' },
+      delta: true,
     },
   ],
   aggKeys: (row) => [

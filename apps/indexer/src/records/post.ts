@@ -151,19 +151,22 @@ export const post: RecordModule = {
       table: 'post_agg',
       // a reply that violates its thread's gate is not counted (writer/post-flags.ts)
       count: `SELECT count(*) FROM post WHERE "replyParent" = x.k AND ("violatesThreadGate" IS NULL OR "violatesThreadGate" = false)`,
+      rows: { base: 'post', column: 'replyParent' },
     },
     // the `quote` rows (an extra table of post)
     {
       kind: 'quoteCount',
       table: 'post_agg',
       count: `SELECT count(*) FROM quote WHERE subject = x.k`,
-      delta: { base: 'quote', column: 'subject' },
+      rows: { base: 'quote', column: 'subject' },
+      delta: true,
     },
     {
       kind: 'postsCount',
       table: 'profile_agg',
       count: `SELECT count(*) FROM post WHERE creator = x.k`,
-      delta: { base: 'post', column: 'creator' },
+      rows: { base: 'post', column: 'creator' },
+      delta: true,
     },
   ],
   aggKeys(row) {

@@ -44,17 +44,19 @@ export type AggKind = (typeof AGG_KINDS)[number]
 export type AggTable = 'post_agg' | 'profile_agg'
 
 /**
- * A counter a record type's rows are counted in: its table, and the SQL that counts the base
- * rows of key `x.k` (run by writer/aggregates.ts inside its recount statement). `delta`: the
- * counter is kept by delta instead, from the rows of `base` keyed by `column` that each
- * statement adds or removes (triggers of migration 0011, which must name the same pair); `count`
- * then only fills a counter row that does not exist yet.
+ * A counter a record type's rows are counted in: its table, the base rows it counts (`rows`:
+ * table `base`, keyed by `column`), and the SQL that counts the base rows of key `x.k` (run by
+ * writer/aggregates.ts inside its recount statement). `delta`: the counter is kept by delta
+ * instead, from the rows of `rows` that each statement adds or removes (triggers of migration
+ * 0011, which must name the same pair); `count` then only fills a counter row that does not
+ * exist yet, and a full recount (recount-counters.ts).
  */
 export interface AggregateCount {
   kind: AggKind
   table: AggTable
   count: string
-  delta?: { base: string; column: string }
+  rows: { base: string; column: string }
+  delta?: true
 }
 
 export interface AggKey {

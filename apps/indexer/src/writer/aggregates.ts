@@ -78,7 +78,9 @@ async function readDeltas(trx: Tx): Promise<(AggKey & { delta: bigint })[]> {
  *  - A row that does not exist yet gets every counter counted. An untouched counter keeps its
  *    stored value (sentinel -1, or delta 0, in the inserted row).
  */
-export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promise<number> {
+export async function recountAggregates(trx: Tx, keys: readonly AggKey[], opts: { absolute?: boolean } = {}): Promise<number> {
+  // absolute: every counter recounted from the base tables (recount-counters.ts), no delta read
+  const byDelta = (kind: AggKind): boolean => !opts.absolute && DELTA.has(kind)
   const byTable = new Map<AggTable, Map<string, Map<AggKind, bigint>>>()
   const touch = (kind: AggKind, key: string, delta: bigint) => {
     const table = tableOf(kind)
@@ -89,7 +91,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     kinds.set(kind, (kinds.get(kind) ?? 0n) + delta)
   }
   for (const { kind, key } of keys) if (key) touch(kind, key, 0n)
-  for (const { kind, key, delta } of await readDeltas(trx)) if (key) touch(kind, key, delta)
+  if (!opts.absolute) for (const { kind, key, delta } of await readDeltas(trx)) if (key) touch(kind, key, delta)
   if (byTable.size === 0) return 0
   await lockKeys(
     trx,
@@ -104,7 +106,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     const list = [...m.keys()].sort()
     // per counter: a delta (kept by delta) or whether it was touched (recounted)
     const params = kinds.map((kind) =>
-      DELTA.has(kind)
+      byDelta(kind)
         ? sql`${list.map((k) => String(m.get(k)?.get(kind) ?? 0n))}::bigint[]`
         : sql`${list.map((k) => m.get(k)?.has(kind) ?? false)}::boolean[]`,
     )
@@ -114,22 +116,20 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[]): Promi
     // table, and a plain LEFT JOIN as a hash join, also scanning it.
     const values = kinds
       .map((kind, i) =>
-        DELTA.has(kind)
+        byDelta(kind)
           ? `CASE WHEN a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE f${i} END`
           : `CASE WHEN f${i} OR a.${spec.key} IS NULL THEN (${spec.counts[kind]}) ELSE -1 END`,
       )
       .join(', ')
     const sets = kinds
       .map((kind) =>
-        DELTA.has(kind)
+        byDelta(kind)
           ? `"${kind}" = ${table}."${kind}" + excluded."${kind}"`
           : `"${kind}" = CASE WHEN excluded."${kind}" >= 0 THEN excluded."${kind}" ELSE ${table}."${kind}" END`,
       )
       .join(', ')
     const changed = kinds
-      .map((kind) =>
-        DELTA.has(kind) ? `excluded."${kind}" <> 0` : `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`,
-      )
+      .map((kind) => (byDelta(kind) ? `excluded."${kind}" <> 0` : `(excluded."${kind}" >= 0 AND excluded."${kind}" <> ${table}."${kind}")`))
       .join(' OR ')
     stmt.add(sql`INSERT INTO ${sql.table(table)} (${sql.raw(spec.key)}, ${sql.raw(kinds.map((k) => `"${k}"`).join(', '))})
       SELECT x.k, ${sql.raw(values)} FROM unnest(${list}::text[], ${sql.join(params)}) AS x(k, ${sql.raw(aliases)})

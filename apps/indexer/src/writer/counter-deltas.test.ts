@@ -99,7 +99,7 @@ describe('counters kept by delta', () => {
   it('has the triggers of migration 0011 for exactly the counters the record modules keep by delta', async () => {
     const declared = recordModules
       .flatMap((m) => m.aggregates ?? [])
-      .flatMap((a) => (a.delta ? [`${a.delta.base}.${a.delta.column} → ${a.table}.${a.kind}`] : []))
+      .flatMap((a) => (a.delta ? [`${a.rows.base}.${a.rows.column} → ${a.table}.${a.kind}`] : []))
       .sort()
     const r = await db.database.pool.query(
       `SELECT c.relname AS base, t.tgname AS name, encode(t.tgargs, 'escape') AS args FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid

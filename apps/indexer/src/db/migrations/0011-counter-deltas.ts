@@ -13,7 +13,7 @@
  *    into the counter row.
  *
  * Arguments of `indexer_count_delta()`: the counter's table, its key column, the counter column,
- * the base table's key column. The pairs are those of the record modules' `AggregateCount.delta`
+ * the base table's key column. The pairs are the `rows` of the record modules' `AggregateCount`s kept by `delta`
  * (records/*.ts); aggregates.test.ts checks that they match.
  */
 export const name = '0011-counter-deltas'
