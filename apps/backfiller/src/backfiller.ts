@@ -155,15 +155,32 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
     flushAcks: () => Promise.all(workers.map((w) => w.flushAcks())).then(() => undefined),
   })
 
-  const handleOne = async (entry: StreamEntry): Promise<EntryResult> => {
-    // a job put back in the queue (host share, crash) carries the attempts it had made before
+  /**
+   * A job put back in the queue (host share, crash) carries the attempts it had made before;
+   * its DID, when the job decodes (else reported by the attempt itself).
+   */
+  const prepare = (entry: StreamEntry): string | undefined => {
     entry.deliveries += Number(entry.fields[PRIOR_ATTEMPTS] ?? 0) || 0
-    let did: string | undefined
     try {
-      did = decodeRepoJob(entry.fields.repo ?? '').did
+      return decodeRepoJob(entry.fields.repo ?? '').did
     } catch {
-      // reported below by the attempt itself
+      return undefined
     }
+  }
+
+  /**
+   * An entry the worker found delivered too often: if the process died while it ran (its run
+   * marker), that death was not its attempt (another repo's crash may have taken its last
+   * one): crash isolation decides, as for any reclaimed entry. Otherwise dead-lettered.
+   */
+  const onExhausted = async (entry: StreamEntry): Promise<Error | null | undefined> => {
+    const did = prepare(entry)
+    const verdict = await isolation.lane.around(() => isolation.check(entry, did))
+    return verdict.run ? undefined : verdict.result
+  }
+
+  const handleOne = async (entry: StreamEntry): Promise<EntryResult> => {
+    const did = prepare(entry)
     let alone: boolean
     try {
       const verdict = await isolation.lane.around(() => isolation.check(entry, did))
@@ -250,6 +267,7 @@ export async function startBackfiller(config: BackfillerConfig, overrides: Backf
         claimIdleMs: config.claimIdleMs,
         claimIntervalMs: Math.max(100, Math.min(10_000, Math.floor(config.claimIdleMs / 2))),
         maxDeliveries: config.maxRetries + 1,
+        onExhausted,
         retryInitialMs: config.retryInitialMs,
         retryMaxMs: config.retryMaxMs,
         // bounded: what every group acked is trimmed, the DLQ kept to its retention

@@ -175,6 +175,52 @@ describe('StreamWorker', () => {
     expect(await redis.xlen(`${stream}_dlq`)).toBe(0)
   })
 
+  it('asks onExhausted about an entry found delivered too often: null acks it, an Error is its dead letter, undefined dead-letters as usual', async () => {
+    const stream = uniqueName('s')
+    const ids = await fill(stream, 3)
+    // a consumer that died with them, each delivered twice (maxDeliveries 2)
+    await redis.xgroup('CREATE', stream, 'g', '0')
+    await redis.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 3, 'STREAMS', stream, '>')
+    await redis.xclaim(stream, 'g', 'dead', 0, ...ids)
+    const asked: string[] = []
+    const handled: string[] = []
+    const verdicts = [null, new Error('its own reason'), undefined]
+    const w = worker({
+      stream,
+      maxDeliveries: 2,
+      claimIdleMs: 100,
+      claimIntervalMs: 100,
+      onExhausted: async (e) => {
+        asked.push(e.id)
+        return verdicts[ids.indexOf(e.id)]
+      },
+      handler: async (es) =>
+        es.map((e) => {
+          handled.push(e.id)
+          return null
+        }),
+    })
+    await new Promise((r) => setTimeout(r, 150))
+    await w.start()
+    await waitFor(
+      async () => (await pendingCount(redis, stream, 'g')) === 0 && (await redis.xlen(`${stream}_dlq`)) === 2,
+      10_000,
+      'settled',
+    )
+    expect(asked.sort()).toEqual([...ids].sort())
+    expect(handled).toEqual([])
+    const errors = ((await redis.xrange(`${stream}_dlq`, '-', '+')) as [string, string[]][]).map(([, f]) => [
+      f[f.indexOf('source_id') + 1],
+      f[f.indexOf('error') + 1],
+    ])
+    expect(errors.sort()).toEqual(
+      [
+        [ids[1], 'its own reason'],
+        [ids[2], 'delivered 3 times without being acked'],
+      ].sort(),
+    )
+  })
+
   it('reads its own pending entries first after a restart', async () => {
     const stream = uniqueName('s')
     await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM')

@@ -2,7 +2,7 @@ import type { Logger } from '@firehose/service'
 import type { WorkerMetrics } from '../metrics.js'
 import { dlqStreamName } from '../names.js'
 import type { RedisClient } from '../redis.js'
-import type { BatchHandler } from './entry.js'
+import type { BatchHandler, StreamEntry } from './entry.js'
 
 export interface StreamWorkerOptions {
   redis: RedisClient
@@ -38,13 +38,20 @@ export interface StreamWorkerOptions {
   dlqMaxLength?: number
   /** Upper bound of one XREADGROUP COUNT. */
   maxReadCount?: number
+  /**
+   * Asked first about an entry found delivered more than `maxDeliveries` times (it came back
+   * through reclaim or a restart: its last delivery ended without a result, e.g. the process
+   * died). `null`: the caller took care of it (put it back, say): acked, no dead letter; an
+   * Error: dead-lettered with that error; undefined (or a throw): dead-lettered as usual.
+   */
+  onExhausted?: (entry: StreamEntry) => Promise<Error | null | undefined>
   logger?: Logger
   metrics?: WorkerMetrics
 }
 
 /** The options with their defaults applied. */
-export type WorkerSettings = Required<Omit<StreamWorkerOptions, 'logger' | 'metrics' | 'dlqStream'>> &
-  Pick<StreamWorkerOptions, 'logger' | 'metrics'> & { dlqStream: string }
+export type WorkerSettings = Required<Omit<StreamWorkerOptions, 'logger' | 'metrics' | 'dlqStream' | 'onExhausted'>> &
+  Pick<StreamWorkerOptions, 'logger' | 'metrics' | 'onExhausted'> & { dlqStream: string }
 
 /** Merge the defaults in and validate; throws naming the bad option. */
 export function workerSettings(opts: StreamWorkerOptions): WorkerSettings {

@@ -49,9 +49,28 @@ export class Retries {
   /** An entry delivered more than `maxDeliveries` times is dead-lettered; true if it was. */
   deadLetterIfExhausted(e: StreamEntry): boolean {
     if (e.deliveries <= this.o.maxDeliveries) return false
-    const why = this.lastError.get(e.id) ?? `delivered ${e.deliveries} times without being acked`
-    void this.deadLetter(e, why)
+    void this.exhausted(e)
     return true
+  }
+
+  /** An exhausted entry: the `onExhausted` hook first, then the dead letter (or an ack). */
+  private async exhausted(e: StreamEntry): Promise<void> {
+    const o = this.o
+    let why = this.lastError.get(e.id) ?? `delivered ${e.deliveries} times without being acked`
+    if (o.onExhausted) {
+      try {
+        const verdict = await o.onExhausted(e)
+        if (verdict === null) {
+          this.lastError.delete(e.id)
+          this.host.ack([e.id])
+          return
+        }
+        if (verdict) why = verdict.message
+      } catch (err) {
+        o.logger?.warn({ stream: o.stream, id: e.id, err: errorMessage(err) }, 'onExhausted failed: dead-lettering the entry')
+      }
+    }
+    await this.deadLetter(e, why)
   }
 
   failed(entry: StreamEntry, err: Error): void {
