@@ -53,13 +53,14 @@ export async function enableCounterDeltas(trx: Tx): Promise<void> {
   await sql`SELECT indexer_counter_deltas_on()`.execute(trx)
 }
 
-/** The deltas the transaction's statements recorded so far, by counter kind and key. */
-async function readDeltas(trx: Tx): Promise<(AggKey & { delta: bigint })[]> {
+/** The deltas the transaction's statements recorded so far, by counter kind and key; taken (each applied once). */
+async function takeDeltas(trx: Tx): Promise<(AggKey & { delta: bigint })[]> {
   const r = await sql<{
     counter: AggKind
     k: string
     d: string
-  }>`SELECT counter, k, sum(d)::text AS d FROM pg_temp.indexer_counter_delta GROUP BY 1, 2`.execute(trx)
+  }>`WITH taken AS (DELETE FROM pg_temp.indexer_counter_delta RETURNING counter, k, d)
+    SELECT counter, k, sum(d)::text AS d FROM taken GROUP BY 1, 2`.execute(trx)
   return r.rows.map((x) => ({ kind: x.counter, key: x.k, delta: BigInt(x.d) }))
 }
 
@@ -91,7 +92,7 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[], opts: 
     kinds.set(kind, (kinds.get(kind) ?? 0n) + delta)
   }
   for (const { kind, key } of keys) if (key) touch(kind, key, 0n)
-  if (!opts.absolute) for (const { kind, key, delta } of await readDeltas(trx)) if (key) touch(kind, key, delta)
+  if (!opts.absolute) for (const { kind, key, delta } of await takeDeltas(trx)) if (key) touch(kind, key, delta)
   if (byTable.size === 0) return 0
   await lockKeys(
     trx,
