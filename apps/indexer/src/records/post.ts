@@ -151,7 +151,8 @@ export const post: RecordModule = {
       table: 'post_agg',
       // a reply that violates its thread's gate is not counted (writer/post-flags.ts)
       count: `SELECT count(*) FROM post WHERE "replyParent" = x.k AND ("violatesThreadGate" IS NULL OR "violatesThreadGate" = false)`,
-      rows: { base: 'post', column: 'replyParent' },
+      rows: { base: 'post', column: 'replyParent', where: `($row."violatesThreadGate" IS NULL OR $row."violatesThreadGate" = false)` },
+      delta: true,
     },
     // the `quote` rows (an extra table of post)
     {

@@ -55,7 +55,8 @@ export interface AggregateCount {
   kind: AggKind
   table: AggTable
   count: string
-  rows: { base: string; column: string }
+  /** `where`: which of them count (SQL over the row named `$row`; never null); all when absent. */
+  rows: { base: string; column: string; where?: string }
   delta?: true
 }
 

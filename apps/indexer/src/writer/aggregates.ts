@@ -71,11 +71,11 @@ async function takeDeltas(trx: Tx): Promise<(AggKey & { delta: bigint })[]> {
  * any concurrent batch that changed the same counter has committed, or both could write a
  * count that misses the other's rows.
  *
- *  - A counter kept by delta (`AggregateCount.delta`) is moved by the rows this transaction's
- *    statements added and removed (recorded by the triggers of migration 0011): replays and
- *    reorderings add and remove no row, so they move nothing; cost independent of the key's size.
- *  - Any other counter (replyCount: it depends on the replies' violation flags) is recounted
- *    from the base tables.
+ *  - A counter kept by delta (`AggregateCount.delta`: all of them today) is moved by the counted
+ *    rows this transaction's statements added and removed (recorded by the triggers of migration
+ *    0011): replays and reorderings add and remove no row, so they move nothing; cost
+ *    independent of the key's size.
+ *  - Any other counter is recounted from the base tables.
  *  - A row that does not exist yet gets every counter counted. An untouched counter keeps its
  *    stored value (sentinel -1, or delta 0, in the inserted row).
  */

@@ -54,6 +54,35 @@ describe('counters kept by delta', () => {
     expect(await counter('followersCount', 'profile_agg', author)).toBe(5001)
   })
 
+  it("moves replyCount by the counted replies added and removed (not the ones that violate the thread's gate), without counting the post's replies", async () => {
+    const root = uriOf(author, 'app.bsky.feed.post', tid(40))
+    const ref = strongRef(root)
+    const reply = (n: number, k: number) =>
+      writeEvent(did(n), 'app.bsky.feed.post', tid(k), tid(k), { text: 'a reply', createdAt, reply: { root: ref, parent: ref } })
+    await index([writeEvent(author, 'app.bsky.feed.post', tid(40), tid(40), { text: 'root', createdAt })])
+    await db.database.pool.query(
+      `INSERT INTO post_agg (uri, "replyCount") VALUES ($1, 5000) ON CONFLICT (uri) DO UPDATE SET "replyCount" = 5000`,
+      [root],
+    )
+    await index([reply(8210, 41)])
+    expect(await counter('replyCount', 'post_agg', root)).toBe(5001)
+    // the root's author closes the thread: a later reply violates its gate and is not counted
+    await index([writeEvent(author, 'app.bsky.feed.threadgate', tid(40), tid(42), { post: root, allow: [], createdAt })])
+    await index([reply(8211, 43)])
+    expect(await counter('replyCount', 'post_agg', root)).toBe(5001)
+    await index([
+      deleteEvent(did(8211), 'app.bsky.feed.post', tid(43), tid(44)),
+      deleteEvent(did(8210), 'app.bsky.feed.post', tid(41), tid(45)),
+    ])
+    expect(await counter('replyCount', 'post_agg', root)).toBe(5000)
+    // a flag changed from outside the indexer moves the count too
+    await index([reply(8212, 46)]) // violates
+    await db.database.pool.query(`UPDATE post SET "violatesThreadGate" = false WHERE creator = $1`, [did(8212)])
+    expect(await counter('replyCount', 'post_agg', root)).toBe(5001)
+    await db.database.pool.query(`UPDATE post SET "violatesThreadGate" = true WHERE creator = $1`, [did(8212)])
+    expect(await counter('replyCount', 'post_agg', root)).toBe(5000)
+  })
+
   it('counts a counter row that does not exist yet from the base rows', async () => {
     await index([likeOf(did(8002), 10), likeOf(did(8003), 11)])
     await db.database.pool.query(`DELETE FROM post_agg`)
@@ -99,7 +128,9 @@ describe('counters kept by delta', () => {
   it('has the triggers of migration 0011 for exactly the counters the record modules keep by delta', async () => {
     const declared = recordModules
       .flatMap((m) => m.aggregates ?? [])
-      .flatMap((a) => (a.delta ? [`${a.rows.base}.${a.rows.column} → ${a.table}.${a.kind}`] : []))
+      .flatMap((a) =>
+        a.delta ? [`${a.rows.base}.${a.rows.column} → ${a.table}.${a.kind}${a.rows.where ? ` where ${a.rows.where}` : ''}`] : [],
+      )
       .sort()
     const r = await db.database.pool.query(
       `SELECT c.relname AS base, t.tgname AS name, encode(t.tgargs, 'escape') AS args FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
@@ -107,8 +138,8 @@ describe('counters kept by delta', () => {
     )
     const found = new Map<string, string[]>()
     for (const row of r.rows as { base: string; name: string; args: string }[]) {
-      const [table, , counter, column] = row.args.split('\\000')
-      const pair = `${row.base}.${column} → ${table}.${counter}`
+      const [table, , counter, column, where] = row.args.split('\\000')
+      const pair = `${row.base}.${column} → ${table}.${counter}${where ? ` where ${where}` : ''}`
       found.set(pair, [...(found.get(pair) ?? []), row.name.replace(/^.*_/, '')].sort())
     }
     expect([...found.keys()].sort()).toEqual(declared)

@@ -13,14 +13,20 @@
  *    into the counter row.
  *
  * Arguments of `indexer_count_delta()`: the counter's table, its key column, the counter column,
- * the base table's key column. The pairs are the `rows` of the record modules' `AggregateCount`s kept by `delta`
- * (records/*.ts); aggregates.test.ts checks that they match.
+ * the base table's key column, and optionally which base rows count (a condition over `$row`;
+ * replyCount: the replies that do not violate their thread's gate, so a flag update moves it).
+ * They are the `rows` of the record modules' `AggregateCount`s kept by `delta` (records/*.ts);
+ * writer/counter-deltas.test.ts checks that they match.
  */
 export const name = '0011-counter-deltas'
 
-const COUNTED: readonly { base: string; column: string; table: string; key: string; counter: string }[] = [
+/** replyCount: a reply that violates its thread's gate is not counted (writer/post-flags.ts). */
+const NOT_VIOLATING = `($row."violatesThreadGate" IS NULL OR $row."violatesThreadGate" = false)`
+
+const COUNTED: readonly { base: string; column: string; table: string; key: string; counter: string; where?: string }[] = [
   { base: 'like', column: 'subject', table: 'post_agg', key: 'uri', counter: 'likeCount' },
   { base: 'repost', column: 'subject', table: 'post_agg', key: 'uri', counter: 'repostCount' },
+  { base: 'post', column: 'replyParent', table: 'post_agg', key: 'uri', counter: 'replyCount', where: NOT_VIOLATING },
   { base: 'quote', column: 'subject', table: 'post_agg', key: 'uri', counter: 'quoteCount' },
   { base: 'follow', column: 'subjectDid', table: 'profile_agg', key: 'did', counter: 'followersCount' },
   { base: 'follow', column: 'creator', table: 'profile_agg', key: 'did', counter: 'followsCount' },
@@ -33,18 +39,26 @@ DECLARE
   agg_key text := TG_ARGV[1];
   counter text := TG_ARGV[2];
   col text := TG_ARGV[3];
+  -- which rows count (never null), over the row named $row; all of them when absent
+  pred text := coalesce(TG_ARGV[4], 'true');
   deltas text;
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    deltas := format('SELECT %I::text AS k, count(*)::bigint AS d FROM new_rows WHERE %1$I IS NOT NULL GROUP BY 1', col);
+    deltas := format('SELECT r.%1$I::text AS k, count(*)::bigint AS d FROM new_rows r WHERE r.%1$I IS NOT NULL AND %2$s GROUP BY 1',
+      col, replace(pred, '$row', 'r'));
   ELSIF TG_OP = 'DELETE' THEN
-    deltas := format('SELECT %I::text AS k, -count(*)::bigint AS d FROM old_rows WHERE %1$I IS NOT NULL GROUP BY 1', col);
+    deltas := format('SELECT r.%1$I::text AS k, -count(*)::bigint AS d FROM old_rows r WHERE r.%1$I IS NOT NULL AND %2$s GROUP BY 1',
+      col, replace(pred, '$row', 'r'));
   ELSE
+    -- a row leaves the count of its old key when it counted there and moved or stopped counting,
+    -- and enters the count of its new key when it counts there and moved or did not count before
     deltas := format('SELECT k, sum(d)::bigint AS d FROM (
-        SELECT o.%1$I::text AS k, -1 AS d FROM old_rows o JOIN new_rows n USING (uri) WHERE o.%1$I IS DISTINCT FROM n.%1$I
+        SELECT o.%1$I::text AS k, -1 AS d FROM old_rows o JOIN new_rows n USING (uri)
+          WHERE %2$s AND (o.%1$I IS DISTINCT FROM n.%1$I OR NOT %3$s)
         UNION ALL
-        SELECT n.%1$I::text, 1 FROM old_rows o JOIN new_rows n USING (uri) WHERE o.%1$I IS DISTINCT FROM n.%1$I
-      ) x WHERE k IS NOT NULL GROUP BY k', col);
+        SELECT n.%1$I::text, 1 FROM old_rows o JOIN new_rows n USING (uri)
+          WHERE %3$s AND (o.%1$I IS DISTINCT FROM n.%1$I OR NOT %2$s)
+      ) x WHERE k IS NOT NULL GROUP BY k', col, replace(pred, '$row', 'o'), replace(pred, '$row', 'n'));
   END IF;
   IF current_setting('indexer.counter_deltas', true) = 'on' THEN
     IF to_regclass('pg_temp.indexer_counter_delta') IS NULL THEN
@@ -71,7 +85,7 @@ END
 $fn$`
 
 const triggers = (c: (typeof COUNTED)[number]): string[] => {
-  const args = `'${c.table}', '${c.key}', '${c.counter}', '${c.column}'`
+  const args = `'${c.table}', '${c.key}', '${c.counter}', '${c.column}'${c.where ? `, '${c.where.replace(/'/g, "''")}'` : ''}`
   const name = (op: string) => `indexer_${c.counter}_${op}`
   const table = `"${c.base}"`
   return [
