@@ -10,12 +10,11 @@
 // BENCH_INDEXER_DIST=/path/to/apps/indexer/dist measures another build.
 import pg from 'pg'
 import { randomBytes } from 'node:crypto'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { cidFor, tid } from '../indexer/events.mjs'
+import { admin, root, withDb } from '../lib/indexer-drain.mjs'
 import { rate, report, rssSampler } from '../lib/report.mjs'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const dist = process.env.BENCH_INDEXER_DIST ?? join(root, 'apps/indexer/dist')
 const { createDb } = await import(join(dist, 'db/database.js'))
 const { migrate } = await import(join(dist, 'db/migrator.js'))
@@ -28,21 +27,6 @@ const C = Number(process.env.C ?? 4)
 const B = Number(process.env.B ?? 500)
 
 const name = `hot_${randomBytes(4).toString('hex')}`
-const admin = async (q) => {
-  const c = new pg.Client({ connectionString: process.env.DATABASE_DIRECT_URL })
-  await c.connect()
-  try {
-    await c.query(q)
-  } finally {
-    await c.end()
-  }
-}
-const withDb = (url) => {
-  const u = new URL(url)
-  u.pathname = `/${name}`
-  return u.toString()
-}
-
 const createdAt = '2026-01-01T00:00:00.000Z'
 const star = 'did:plc:hotaccount0000000000'
 const viral = { uri: `at://${star}/app.bsky.feed.post/3hotpost00000`, cid: cidFor('viral') }
@@ -91,9 +75,9 @@ await admin(`CREATE DATABASE ${name}`)
 const rss = rssSampler()
 let database
 try {
-  database = createDb(withDb(process.env.DATABASE_URL), C * 2)
+  database = createDb(withDb(process.env.DATABASE_URL, name), C * 2)
   await migrate(database)
-  const direct = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL) })
+  const direct = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, name) })
   direct.on('error', () => {}) // terminated by the DROP DATABASE of a failed run
   await direct.connect()
   const t0 = performance.now()

@@ -15,9 +15,7 @@ import { sql } from 'kysely'
 import { createLogger, isEntryPoint, type Logger } from '@firehose/service'
 import { createDb, type Database } from './db/database.js'
 import { recordModules, type AggKind, type AggTable } from './records/index.js'
-import { recountAggregates } from './writer/aggregates.js'
-
-const KEY_COLUMN: Record<AggTable, string> = { post_agg: 'uri', profile_agg: 'did' }
+import { KEY_COLUMN, recountAggregates } from './writer/aggregates.js'
 
 /** Where the keys of each counter table are: the table itself and every counter's base rows. */
 function keySources(): Map<AggTable, { sources: { table: string; column: string }[]; kinds: AggKind[] }> {

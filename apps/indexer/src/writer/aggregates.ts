@@ -16,7 +16,8 @@ interface AggTableSpec {
   counts: Partial<Record<AggKind, string>>
 }
 
-const KEY_COLUMN: Record<AggTable, 'uri' | 'did'> = { post_agg: 'uri', profile_agg: 'did' }
+/** The key column of each counter table. */
+export const KEY_COLUMN: Record<AggTable, 'uri' | 'did'> = { post_agg: 'uri', profile_agg: 'did' }
 
 /**
  * The aggregate tables from the record modules' declarations (`RecordModule.aggregates`): each

@@ -9,7 +9,7 @@ import type { StreamEvent } from '@firehose/streams'
 import { createTestDb, type TestDb } from '../test/db.js'
 import { createdAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
 import { generateHistory, rng, shuffle } from '../test/workload.js'
-import { comparableNotifications } from '../test/notification-compare.js'
+import { comparableNotifications, REASONS } from '../test/notification-compare.js'
 import { indexBatch } from './index-batch.js'
 import { pgSafeValue } from './pg-text.js'
 
@@ -111,21 +111,6 @@ const QUERIES: Record<string, string> = {
   verification: `SELECT creator, subject FROM verification`,
   reference_list_opt_out: `SELECT uri, cid, creator, "subjectUri", "createdAt", "indexedAt", "sortAt" FROM reference_list_opt_out`,
 }
-
-/** Every reason bsky 0.0.280 writes: the workload must reach each one (compared rows). */
-const REASONS = [
-  'like',
-  'like-via-repost',
-  'repost',
-  'repost-via-repost',
-  'follow',
-  'mention',
-  'quote',
-  'reply',
-  'starterpack-joined',
-  'verified',
-  'unverified',
-]
 
 const FLAGS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violatesEmbeddingRules']
 

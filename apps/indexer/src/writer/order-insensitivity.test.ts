@@ -7,6 +7,7 @@ import { createDb } from '../db/database.js'
 import { inRevOrder, opsOf, revAt, snapshotAt, withGap } from '../test/rebackfill.js'
 import { did, uriOf } from '../test/events.js'
 import { prepareEvents } from './prepare.js'
+import { REASONS } from '../test/notification-compare.js'
 
 const TABLES: [string, string[]][] = [
   ['record', []],
@@ -53,20 +54,6 @@ const TRUNCATE = `record, record_tombstone, post, feed_item, "like", repost, fol
 
 const FLAGS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violatesEmbeddingRules']
 const flagsSeen = new Set<string>()
-/** Every reason bsky 0.0.280 writes. */
-const REASONS = [
-  'like',
-  'like-via-repost',
-  'repost',
-  'repost-via-repost',
-  'follow',
-  'mention',
-  'quote',
-  'reply',
-  'starterpack-joined',
-  'verified',
-  'unverified',
-]
 const reasonsSeen = new Set<string>()
 
 async function snapshot(t: TestDb): Promise<Record<string, string[]>> {

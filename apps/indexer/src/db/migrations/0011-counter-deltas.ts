@@ -33,6 +33,11 @@ const COUNTED: readonly { base: string; column: string; table: string; key: stri
   { base: 'post', column: 'creator', table: 'profile_agg', key: 'did', counter: 'postsCount' },
 ]
 
+/** The session's table of deltas, created by whichever of the two functions runs first. */
+const CREATE_DELTAS = `IF to_regclass('pg_temp.indexer_counter_delta') IS NULL THEN
+    CREATE TEMPORARY TABLE indexer_counter_delta (counter text NOT NULL, k text NOT NULL, d bigint NOT NULL) ON COMMIT DELETE ROWS;
+  END IF;`
+
 const FUNCTION = `CREATE OR REPLACE FUNCTION indexer_count_delta() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   agg_table text := TG_ARGV[0];
@@ -61,9 +66,7 @@ BEGIN
       ) x WHERE k IS NOT NULL GROUP BY k', col, replace(pred, '$row', 'o'), replace(pred, '$row', 'n'));
   END IF;
   IF current_setting('indexer.counter_deltas', true) = 'on' THEN
-    IF to_regclass('pg_temp.indexer_counter_delta') IS NULL THEN
-      CREATE TEMPORARY TABLE indexer_counter_delta (counter text NOT NULL, k text NOT NULL, d bigint NOT NULL) ON COMMIT DELETE ROWS;
-    END IF;
+    ${CREATE_DELTAS}
     EXECUTE format('INSERT INTO pg_temp.indexer_counter_delta (counter, k, d) SELECT %L, k, d FROM (%s) x', counter, deltas);
   ELSE
     EXECUTE format('UPDATE %1$I a SET %3$I = greatest(a.%3$I + x.d, 0) FROM (%4$s) x WHERE a.%2$I = x.k', agg_table, agg_key, counter, deltas);
@@ -78,9 +81,7 @@ $fn$`
 const ENABLE = `CREATE OR REPLACE FUNCTION indexer_counter_deltas_on() RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
   PERFORM set_config('indexer.counter_deltas', 'on', true);
-  IF to_regclass('pg_temp.indexer_counter_delta') IS NULL THEN
-    CREATE TEMPORARY TABLE indexer_counter_delta (counter text NOT NULL, k text NOT NULL, d bigint NOT NULL) ON COMMIT DELETE ROWS;
-  END IF;
+  ${CREATE_DELTAS}
 END
 $fn$`
 
