@@ -56,21 +56,19 @@ export class Retries {
   /** An exhausted entry: the `onExhausted` hook first, then the dead letter (or an ack). */
   private async exhausted(e: StreamEntry): Promise<void> {
     const o = this.o
-    let why = this.lastError.get(e.id) ?? `delivered ${e.deliveries} times without being acked`
-    if (o.onExhausted) {
-      try {
-        const verdict = await o.onExhausted(e)
-        if (verdict === null) {
-          this.lastError.delete(e.id)
-          this.host.ack([e.id])
-          return
-        }
-        if (verdict) why = verdict.message
-      } catch (err) {
-        o.logger?.warn({ stream: o.stream, id: e.id, err: errorMessage(err) }, 'onExhausted failed: dead-lettering the entry')
-      }
+    let verdict: Error | null | undefined
+    try {
+      verdict = await o.onExhausted?.(e)
+    } catch (err) {
+      o.logger?.warn({ stream: o.stream, id: e.id, err: errorMessage(err) }, 'onExhausted failed: dead-lettering the entry')
     }
-    await this.deadLetter(e, why)
+    if (verdict === null) {
+      this.lastError.delete(e.id)
+      this.host.ack([e.id])
+      return
+    }
+    // (after the hook: it may count attempts the entry carries, as the dead letter's `attempts` does)
+    await this.deadLetter(e, verdict?.message ?? this.lastError.get(e.id) ?? `delivered ${e.deliveries} times without being acked`)
   }
 
   failed(entry: StreamEntry, err: Error): void {
