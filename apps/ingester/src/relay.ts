@@ -86,6 +86,12 @@ export class RelayStream extends HostStream {
     await this.live?.drain()
   }
 
+  /** After the producer flushed: the claims of the commits it wrote are confirmed first. */
+  override async closeCursor(): Promise<void> {
+    await this.live?.settled()
+    await super.closeCursor()
+  }
+
   protected defaultCursor(): number | undefined {
     return undefined
   }

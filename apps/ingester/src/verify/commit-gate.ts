@@ -95,8 +95,18 @@ export class CommitGate {
   private readonly claimId = randomBytes(8).toString('hex')
   /** claims this gate found unconfirmed past `claimWaitMs` (their claimant is taken for dead) */
   private readonly staleClaims = new Set<string>()
+  /** aborted by `close`: copies stop waiting for other ingesters' confirmations */
+  private readonly closing = new AbortController()
 
   constructor(private readonly o: CommitGateOptions) {}
+
+  /**
+   * Closing: a copy waiting for another ingester's confirmation gives up (throws), so that its
+   * frame stays unacknowledged (its replay decides) and the close does not wait on another.
+   */
+  close(): void {
+    this.closing.abort()
+  }
 
   /**
    * `#commit` of `did`: accepted (its events may be written) when verified and this gate moved
@@ -155,7 +165,8 @@ export class CommitGate {
     const deadline = Date.now() + (this.o.claimWaitMs ?? CLAIM_WAIT_MS)
     let claim = await store.claimOf(did)
     while (claim !== null && claim !== this.claimId && !this.staleClaims.has(claim) && Date.now() < deadline) {
-      await sleep(CLAIM_POLL_MS)
+      await sleep(CLAIM_POLL_MS, this.closing.signal)
+      if (this.closing.signal.aborted) throw new Error(`closing: the copy of ${did} ${body.rev} waits for another's claim`)
       claim = await store.claimOf(did)
     }
     if (claim === null || claim === this.claimId) {

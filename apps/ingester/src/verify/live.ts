@@ -18,6 +18,8 @@ export interface SyncVerification {
   keys: SigningKeys
   /** INGESTER_RESYNC_RETRY_SECS in ms (0: never), see CommitGateOptions */
   resyncRetryMs: number
+  /** see CommitGateOptions (default 3 s) */
+  claimWaitMs?: number
 }
 
 export interface LiveVerifierOptions {
@@ -34,8 +36,13 @@ export interface LiveVerifierOptions {
 export class LiveVerifier {
   private readonly gate: CommitGate
   private readonly work: OrderedWork
+  /** confirmations of accepted commits not yet settled (`settled` waits for them) */
+  private readonly confirming = new Set<Promise<void>>()
 
-  constructor(shared: SyncVerification, o: LiveVerifierOptions) {
+  constructor(
+    shared: SyncVerification,
+    private readonly o: LiveVerifierOptions,
+  ) {
     this.gate = new CommitGate({ ...shared, metrics: o.metrics, logger: o.logger, host: o.host, enqueueResync: o.enqueueResync })
     this.work = new OrderedWork({ logger: o.logger, maxInFlight: o.maxInFlight ?? 2000, onFull: o.pause, onRoom: o.resume })
   }
@@ -54,8 +61,12 @@ export class LiveVerifier {
         did,
         async () => {
           const accepted = await this.gate.commit(did, body)
+          if (accepted === null) return
           // the state's move stays a claim until the events are in Redis
-          accepted?.confirm(write())
+          accepted.confirm(write())
+          const confirmed = accepted.confirmed
+          this.confirming.add(confirmed)
+          void confirmed.finally(() => this.confirming.delete(confirmed))
         },
         done,
       )
@@ -94,11 +105,40 @@ export class LiveVerifier {
     this.work.push(undefined, undefined, done)
   }
 
-  /** After the socket closed: wait (at most `ms`) for the frames in flight. */
-  async drain(ms = 10_000): Promise<void> {
-    const timeout = new AbortController()
-    await Promise.race([this.work.idle(), sleep(ms, timeout.signal).catch(() => undefined)])
-    timeout.abort()
+  /**
+   * After the socket closed: the frames in flight are finished (a copy waiting for another
+   * ingester's confirmation, or a work failing, gives up: its frame stays unacknowledged and its
+   * replay decides), for at most `ms`. Then the producer may be closed.
+   */
+  async drain(ms = 30_000): Promise<void> {
+    this.gate.close()
     this.work.close()
+    const timeout = new AbortController()
+    const quiet = await Promise.race([this.work.quiet().then(() => true), sleep(ms, timeout.signal).then(() => false)])
+    timeout.abort()
+    if (!quiet)
+      this.o.logger.warn(
+        { inFlight: this.work.inFlight, waitedMs: ms },
+        'frames still being verified at close: left unacknowledged (a commit accepted meanwhile keeps its claim; its replay writes it)',
+      )
+  }
+
+  /**
+   * After the producer closed (every accepted commit written, or refused by the closed
+   * producer): resolves once their claims are confirmed (or left for the replay), for at most
+   * `ms`. Then Redis may be closed.
+   */
+  async settled(ms = 10_000): Promise<void> {
+    const timeout = new AbortController()
+    const all = (async () => {
+      while (this.confirming.size > 0) await Promise.all([...this.confirming])
+    })()
+    const done = await Promise.race([all.then(() => true), sleep(ms, timeout.signal).then(() => false)])
+    timeout.abort()
+    if (!done)
+      this.o.logger.warn(
+        { confirming: this.confirming.size, waitedMs: ms },
+        'claims not confirmed at close (Redis slow?): the replay writes their commits again',
+      )
   }
 }

@@ -26,7 +26,10 @@ export class OrderedWork {
   private readonly chains = new Map<string, Promise<void>>()
   private full = false
   private closed = false
-  private idleWaiters: (() => void)[] = []
+  /** works pushed and not yet finished (succeeded, or given up after `close`) */
+  private running = 0
+  private quietWaiters: (() => void)[] = []
+  private readonly closing = new AbortController()
 
   constructor(private readonly opts: OrderedWorkOptions) {}
 
@@ -38,20 +41,16 @@ export class OrderedWork {
   push(did: string | undefined, work: (() => Promise<void>) | undefined, done: () => void): void {
     const slot: Slot = { settled: false, done }
     this.slots.push(slot)
-    if (work === undefined || did === undefined) {
-      if (work === undefined) {
-        slot.settled = true
-        this.flush()
-      } else {
-        void this.retrying(work).then((ok) => ok && this.settle(slot))
-      }
+    if (work === undefined) {
+      slot.settled = true
+      this.flush()
+    } else if (did === undefined) {
+      this.running++
+      void this.retrying(work).then((ok) => this.finished(slot, ok))
     } else {
+      this.running++
       const prev = this.chains.get(did) ?? Promise.resolve()
-      const next = prev
-        .then(() => this.retrying(work))
-        .then((ok) => {
-          if (ok) this.settle(slot)
-        })
+      const next = prev.then(() => this.retrying(work)).then((ok) => this.finished(slot, ok))
       this.chains.set(did, next)
       void next.then(() => {
         if (this.chains.get(did) === next) this.chains.delete(did)
@@ -64,15 +63,22 @@ export class OrderedWork {
     }
   }
 
-  /** Resolves once every pushed frame is done. */
-  idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  /**
+   * Resolves once no work is running: each pushed work has succeeded, or failed after `close`
+   * (a frame whose work gave up stays not done, but does not hold this).
+   */
+  quiet(): Promise<void> {
+    if (this.running === 0) return Promise.resolve()
+    return new Promise((resolve) => this.quietWaiters.push(resolve))
   }
 
-  /** Stop retrying failed work (its frame stays not done: the cursor stays before it). */
+  /**
+   * Stop retrying failed work: a work that fails from now on (or is waiting to be retried) gives
+   * up, and its frame stays not done (the cursor stays before it).
+   */
   close(): void {
     this.closed = true
+    this.closing.abort()
   }
 
   /** false when closed before the work succeeded (its frame never becomes done) */
@@ -88,14 +94,21 @@ export class OrderedWork {
         }
         const delay = backoffDelay(attempt, 50, 5000)
         this.opts.logger.warn({ err: (err as Error).message, attempt, delayMs: delay }, 'sync state work failed; retrying')
-        await sleep(delay)
+        await sleep(delay, this.closing.signal)
       }
     }
   }
 
-  private settle(slot: Slot): void {
-    slot.settled = true
-    this.flush()
+  private finished(slot: Slot, ok: boolean): void {
+    if (ok) {
+      slot.settled = true
+      this.flush()
+    }
+    if (--this.running === 0) {
+      const waiters = this.quietWaiters
+      this.quietWaiters = []
+      for (const w of waiters) w()
+    }
   }
 
   private flush(): void {
@@ -109,11 +122,6 @@ export class OrderedWork {
     if (this.full && this.inFlight <= this.opts.maxInFlight / 2) {
       this.full = false
       this.opts.onRoom()
-    }
-    if (this.inFlight === 0) {
-      const waiters = this.idleWaiters
-      this.idleWaiters = []
-      for (const w of waiters) w()
     }
   }
 }
