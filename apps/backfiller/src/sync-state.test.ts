@@ -47,4 +47,34 @@ describe('completeRepoSync', () => {
     expect(await completeRepoSync(c, did, '3n3aaaaaaaz22', DATA)).toBe('resynced')
     expect((await store.get(did))?.status).toBe('active')
   })
+
+  it("a busy repo heals: a snapshot older than the commits written meanwhile completes at their run's end when it reaches the run's start", async () => {
+    // A repo that commits faster than its CAR can be fetched and verified had every snapshot
+    // behind its newest commit: each attempt failed as snapshot_behind until the job was
+    // dead-lettered, and the repo stayed desynchronized for good. The ingesters now write the
+    // commits that verify on their own and chain onto each other, as a run in the state.
+    const did = randomDid()
+    const first = '3n3aaaaaaam22'
+    const last = '3n3aaaaaaaz22'
+    const before = cidStringToBytes(DATA)!
+    const end = cidStringToBytes(OTHER)!
+    const state = { status: 'desynchronized' as const, rev: last, data: end, run: { rev: first, prevData: before } }
+    // the claim of the run's last commit (its write not yet confirmed) stays
+    await store.compareAndSet(did, null, state, 'ingester-a')
+    // a snapshot short of the run (older than its first commit, other data): still behind
+    await expect(completeRepoSync(c, did, '3n3aaaaaaab22', OTHER)).rejects.toBeInstanceOf(SnapshotBehindError)
+    // exactly the data the run's first commit applies to: active at the run's end
+    expect(await completeRepoSync(c, did, '3n3aaaaaaac22', DATA)).toBe('resynced')
+    expect(await store.get(did)).toEqual({ status: 'active', rev: last, data: end })
+    expect(await store.claimOf(did)).toBe('ingester-a')
+    // its confirmation still removes it (same rev, the status changed)
+    expect(await store.confirm(did, state, 'ingester-a')).toBe(true)
+    expect(await store.claimOf(did)).toBeNull()
+
+    // a snapshot inside the run (at or past its first commit): active at the run's end too
+    const other = randomDid()
+    await store.set(other, state)
+    expect(await completeRepoSync(c, other, '3n3aaaaaaaq22', OTHER)).toBe('resynced')
+    expect(await store.get(other)).toEqual({ status: 'active', rev: last, data: end })
+  })
 })

@@ -5,12 +5,16 @@
  * `rev-not-newer`. A state already active at a rev at or past the snapshot's (live commits
  * verified since) is left alone. Compare-and-set: an ingester moving the state meanwhile wins,
  * and this is tried again against what it wrote.
- * A desynchronized state carries the rev of the newest commit the ingesters dropped meanwhile
- * (apps/ingester/src/verify/commit-gate.ts): a snapshot older than it misses that commit, so the
- * resync is not over (`SnapshotBehindError`: the job is tried again, and fetches a newer one).
+ * A desynchronized state carries the rev of the newest commit the ingesters saw meanwhile
+ * (apps/ingester/src/verify/commit-gate.ts). Those that verified on their own and chain onto
+ * each other were written, as a run (`RepoSyncState.run`): a snapshot that reaches the run's
+ * start (its rev, or exactly the data the run's first commit applies to) misses nothing, and the
+ * repo is active again at the run's end, however busy it is. A snapshot older than the newest
+ * commit and short of the run misses commits that were dropped, so the resync is not over
+ * (`SnapshotBehindError`: the job is tried again, and fetches a newer one).
  */
 import type { Counter, Logger } from '@firehose/service'
-import type { RepoSyncState, SyncStateStore } from '@firehose/streams'
+import { KEEP_CLAIM, type RepoSyncState, type SyncStateStore } from '@firehose/streams'
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567'
 
@@ -32,6 +36,8 @@ export const cidStringToBytes = (cid: string): Uint8Array | undefined => {
   }
   return Uint8Array.from(out)
 }
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 /** The snapshot is older than a commit dropped while the repo was desynchronized. */
 export class SnapshotBehindError extends Error {
@@ -60,15 +66,28 @@ export async function completeRepoSync(
   let current = await c.store.get(did)
   for (let round = 0; round < 5; round++) {
     if (current?.status === 'active' && current.rev !== null && current.rev >= rev) return 'kept'
+    let next: RepoSyncState = { status: 'active', rev, data }
+    let claim: typeof KEEP_CLAIM | undefined
     if (current !== null && current.status !== 'active' && current.rev !== null && current.rev > rev) {
-      throw new SnapshotBehindError(did, rev, current.rev)
+      // commits newer than the snapshot: complete at the run's end when the snapshot reaches
+      // the run's start (every commit after the snapshot is then one of the run's, written)
+      const run = current.run
+      const reaches = run && current.data !== null && (rev >= run.rev || sameBytes(data, run.prevData))
+      if (!reaches || current.data === null) throw new SnapshotBehindError(did, rev, current.rev)
+      next = { status: 'active', rev: current.rev, data: current.data }
+      // the run's last commit may not be confirmed written yet: its claim stays
+      claim = KEEP_CLAIM
     }
-    const next: RepoSyncState = { status: 'active', rev, data }
-    const cas = await c.store.compareAndSet(did, current, next)
+    const cas = await c.store.compareAndSet(did, current, next, claim)
     if (cas.ok) {
       if (current !== null && current.status !== 'active') {
         c.completed.inc()
-        c.logger.info({ did, rev }, 'resync completed: repo active again')
+        c.logger.info(
+          { did, rev: next.rev, ...(next.rev !== rev ? { snapshotRev: rev, runFrom: current.run?.rev } : {}) },
+          next.rev === rev
+            ? 'resync completed: repo active again'
+            : 'resync completed at the end of the commits written meanwhile: repo active again',
+        )
         return 'resynced'
       }
       return 'set'

@@ -32,6 +32,7 @@ export interface SyncMetrics {
   commitsRefused: Counter<'host' | 'reason'>
   commitsDropped: Counter<'host' | 'reason'>
   commitsRewritten: Counter<'host'>
+  desynchronizedWritten: Counter<'host'>
   reposDesynchronized: Counter<'host' | 'reason'>
   resyncsEnqueued: Counter<'host' | 'reason'>
   keyResolutions: Counter<'outcome'>
@@ -144,6 +145,12 @@ export function createIngesterMetrics(registry: Registry): IngesterMetrics {
       commitsRewritten: new Counter({
         name: 'ingester_commits_rewritten_total',
         help: 'Copies of #commit messages written although the repo state was past them: the ingester that moved the state never confirmed writing the commit (killed between the two)',
+        labelNames: ['host'],
+        registers,
+      }),
+      desynchronizedWritten: new Counter({
+        name: 'ingester_desynchronized_commits_written_total',
+        help: 'Commits of desynchronized repos written while their resync runs: verified on their own (signature, proof) and chained onto each other, so the resync completes at the newest of them',
         labelNames: ['host'],
         registers,
       }),

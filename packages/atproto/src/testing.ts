@@ -195,4 +195,52 @@ export const buildCommitFrame = async (options: CommitFrameOptions): Promise<Uin
   })
 }
 
+/**
+ * `count` sync 1.1 `#commit` frames of one repo, each creating one like and chained onto the one
+ * before: `since` and `prevData` (the tree before it; empty for the first), the new tree's MST
+ * nodes as the proof. `seq` numbers the frames from `firstSeq` (default 1).
+ */
+export const buildCommitChain = async (options: {
+  did: string
+  key: PrivateKey
+  count: number
+  firstSeq?: number
+}): Promise<Uint8Array[]> => {
+  const leaves: Array<{ key: string; cid: Uint8Array }> = []
+  const frames: Uint8Array[] = []
+  let prevData = buildMst([], () => undefined)
+  let since: string | null = null
+  for (let i = 0; i < options.count; i++) {
+    const rev = nextTid()
+    const path = `app.bsky.feed.like/${rev}`
+    const bytes = encodeCbor({ $type: 'app.bsky.feed.like', createdAt: new Date().toISOString() })
+    const cid = cidForDagCbor(bytes)
+    leaves.push({ key: path, cid })
+    const nodes: CarBlockInput[] = []
+    const data = buildMst(leaves, (c, b) => nodes.push({ cid: c, bytes: b }))
+    const commitBytes = await signCommit({ did: options.did, data, rev }, options.key)
+    const commitCid = cidForDagCbor(commitBytes)
+    const car = encodeCar([commitCid], [{ cid: commitCid, bytes: commitBytes }, ...nodes, { cid, bytes }])
+    frames.push(
+      encodeMessageFrame('#commit', {
+        seq: (options.firstSeq ?? 1) + i,
+        rebase: false,
+        tooBig: false,
+        repo: options.did,
+        commit: new CidLinkWrapper(commitCid),
+        rev,
+        since,
+        blocks: new BytesWrapper(car),
+        ops: [{ action: 'create', path, cid: new CidLinkWrapper(cid), prev: null }],
+        prevData: new CidLinkWrapper(prevData),
+        blobs: [],
+        time: new Date().toISOString(),
+      }),
+    )
+    prevData = data
+    since = rev
+  }
+  return frames
+}
+
 export { encodeCar, encodeErrorFrame, encodeMessageFrame }

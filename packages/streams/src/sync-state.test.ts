@@ -34,6 +34,23 @@ describe('sync state encoding', () => {
     expect(() => encodeSyncState({ status: 'active', rev: 'not-a-tid', data: null })).toThrow(RangeError)
   })
 
+  it("round-trips a desynchronized repo's run of written commits (its first rev and the data it applies to)", () => {
+    const states: RepoSyncState[] = [
+      { status: 'desynchronized', rev: revAt(9), data: dataCid(), run: { rev: revAt(5), prevData: dataCid() } },
+      {
+        status: 'desynchronized',
+        rev: revAt(9),
+        data: dataCid(),
+        run: { rev: revAt(9), prevData: Uint8Array.from([1, 0x55, 0x12, 0x20, ...randomBytes(32)]) },
+      },
+    ]
+    for (const s of states) expect(decodeSyncState(encodeSyncState(s))).toEqual(s)
+    // status, rev, the run's rev, its prevData's length and digest, the data's digest
+    expect(encodeSyncState(states[0]!).length).toBe(1 + 8 + 8 + 1 + 32 + 32)
+    // a run is kept for a desynchronized repo only
+    expect(() => encodeSyncState({ ...states[0]!, status: 'active' })).toThrow(RangeError)
+  })
+
   it('fields: 15 bytes for did:plc, distinct; other DIDs as text, never 15 bytes', () => {
     const dids = Array.from({ length: 1000 }, plcDid)
     const fields = new Set(dids.map((d) => syncStateField(d).toString('hex')))

@@ -9,7 +9,9 @@
  * - field: a did:plc's 24-char base32 id as its 15 bytes; any other DID as its UTF-8 text
  *   (a `\0` appended when that is 15 bytes long, so the two forms never meet)
  * - value: status (1 byte) ‖ rev as the 64-bit number of its TID (8 bytes) ‖ data CID digest
- *   (32 bytes; 36 for the whole CID when it is not a sha256 dag-cbor CIDv1; 0 when unknown)
+ *   (32 bytes; 36 for the whole CID when it is not a sha256 dag-cbor CIDv1; 0 when unknown).
+ *   A desynchronized repo with a run (`RepoSyncState.run`): status | 0x80 ‖ rev ‖ the run's
+ *   first rev (8 bytes) ‖ the length of its prevData (1 byte) ‖ prevData (as data) ‖ data.
  * Measured (`node bench/ingester-verify/sync-state-memory.mjs`, Redis 7.0.15, 100k did:plc DIDs
  * at 80 DIDs a bucket, listpack): 67 bytes a DID by `MEMORY USAGE` summed over the buckets and by
  * the `INFO memory` used_memory delta alike, i.e. ~2.8 GB for 42M DIDs; the same values as one
@@ -38,6 +40,20 @@ export interface RepoSyncState {
   rev: string | null
   /** MST root CID (binary CIDv1) after that rev, null when unknown */
   data: Uint8Array | null
+  /**
+   * Desynchronized only: the run of commits written since the break, each verified on its own
+   * and chained onto the one before (`prevData` = the previous one's `data`); `rev` and `data`
+   * above are its last commit's. A resync whose snapshot reaches the run's start completes the
+   * repo at the run's end (apps/backfiller/src/sync-state.ts).
+   */
+  run?: SyncRun | null
+}
+
+export interface SyncRun {
+  /** the run's first commit */
+  rev: string
+  /** the MST root CID (binary) that first commit applies to: the repo just before the run */
+  prevData: Uint8Array
 }
 
 export type CompareAndSetResult = { ok: true } | { ok: false; current: RepoSyncState | null }
@@ -79,61 +95,95 @@ export const syncStateField = (did: string): Buffer => {
 
 const SHA256_DAG_CBOR = [1, 0x71, 0x12, 0x20] as const
 
+/** A CID's stored bytes: its digest alone when it is a sha256 dag-cbor CIDv1 (the usual). */
+const packCid = (cid: Uint8Array): Uint8Array =>
+  cid.length === 36 && SHA256_DAG_CBOR.every((b, i) => cid[i] === b) ? cid.subarray(4) : cid
+
+const unpackCid = (bytes: Uint8Array): Uint8Array => {
+  if (bytes.length !== 32) return new Uint8Array(bytes)
+  const cid = new Uint8Array(36)
+  cid.set(SHA256_DAG_CBOR, 0)
+  cid.set(bytes, 4)
+  return cid
+}
+
+const tidNumber = (rev: string): bigint => {
+  if (!TID.test(rev)) throw new RangeError(`rev ${JSON.stringify(rev)} is not a TID`)
+  let n = 0n
+  for (const c of rev) n = (n << 5n) | BigInt(TID_CHARS.indexOf(c))
+  return n
+}
+
+const tidString = (n: bigint): string => {
+  let rev = ''
+  for (let i = 0; i < 13; i++) {
+    rev = TID_CHARS[Number(n & 31n)]! + rev
+    n >>= 5n
+  }
+  return rev
+}
+
+const RUN_FLAG = 0x80
+
 /** The stored value of a state. Throws `RangeError` for a rev that is not a TID. */
 export const encodeSyncState = (state: RepoSyncState): Buffer => {
-  const data = state.data
-  const digestOnly = data !== null && data.length === 36 && SHA256_DAG_CBOR.every((b, i) => data[i] === b)
-  const out = Buffer.alloc(9 + (data === null ? 0 : digestOnly ? 32 : data.length))
-  out[0] = STATUSES.indexOf(state.status)
-  if (state.rev !== null) {
-    if (!TID.test(state.rev)) throw new RangeError(`rev ${JSON.stringify(state.rev)} is not a TID`)
-    let n = 0n
-    for (const c of state.rev) n = (n << 5n) | BigInt(TID_CHARS.indexOf(c))
-    out.writeBigUInt64BE(n, 1)
+  const data = state.data === null ? null : packCid(state.data)
+  const run = state.run ?? null
+  if (run !== null && state.status !== 'desynchronized')
+    throw new RangeError(`a run is kept for a desynchronized repo only (${state.status})`)
+  const prevData = run === null ? null : packCid(run.prevData)
+  if (prevData !== null && prevData.length > 255) throw new RangeError(`prevData of ${prevData.length} bytes`)
+  const head = run === null ? 9 : 18 + prevData!.length
+  const out = Buffer.alloc(head + (data === null ? 0 : data.length))
+  out[0] = STATUSES.indexOf(state.status) | (run === null ? 0 : RUN_FLAG)
+  if (state.rev !== null) out.writeBigUInt64BE(tidNumber(state.rev), 1)
+  if (run !== null) {
+    out.writeBigUInt64BE(tidNumber(run.rev), 9)
+    out[17] = prevData!.length
+    out.set(prevData!, 18)
   }
-  if (data !== null) out.set(digestOnly ? data.subarray(4) : data, 9)
+  if (data !== null) out.set(data, head)
   return out
 }
 
 /** A stored value back to the state. */
 export const decodeSyncState = (value: Buffer): RepoSyncState => {
-  const status = STATUSES[value[0]!]
+  const flags = value[0] ?? 0
+  const status = STATUSES[flags & ~RUN_FLAG]
   if (status === undefined || value.length < 9) throw new RangeError('not a sync state value')
-  let n = value.readBigUInt64BE(1)
-  let rev: string | null = null
-  if (n !== 0n) {
-    rev = ''
-    for (let i = 0; i < 13; i++) {
-      rev = TID_CHARS[Number(n & 31n)]! + rev
-      n >>= 5n
-    }
+  const n = value.readBigUInt64BE(1)
+  const rev = n === 0n ? null : tidString(n)
+  let head = 9
+  let run: SyncRun | undefined
+  if ((flags & RUN_FLAG) !== 0) {
+    if (value.length < 18 || value.length < 18 + value[17]!) throw new RangeError('not a sync state value')
+    head = 18 + value[17]!
+    run = { rev: tidString(value.readBigUInt64BE(9)), prevData: unpackCid(value.subarray(18, head)) }
   }
-  const rest = value.subarray(9)
-  let data: Uint8Array | null = null
-  if (rest.length === 32) {
-    data = new Uint8Array(36)
-    data.set(SHA256_DAG_CBOR, 0)
-    data.set(rest, 4)
-  } else if (rest.length > 0) data = new Uint8Array(rest)
-  return { status, rev, data }
+  const rest = value.subarray(head)
+  const data = rest.length > 0 ? unpackCid(rest) : null
+  return run === undefined ? { status, rev, data } : { status, rev, data, run }
 }
 
 const CAS = 'firehoseSyncStateCas'
 // KEYS[1] bucket; ARGV[1] field, ARGV[2] expected value ('' = absent), ARGV[3] new value
-// ('' = delete), ARGV[4] the claim field, ARGV[5] the claim ('' = none: the field is removed)
+// ('' = delete), ARGV[4] the claim field, ARGV[5] the claim ('' = none: the field is removed;
+// '=' = the claim there is kept)
 const CAS_LUA = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then cur = '' end
 if cur ~= ARGV[2] then return {0, cur} end
 if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
-if ARGV[5] == '' then redis.call('HDEL', KEYS[1], ARGV[4]) else redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) end
+if ARGV[5] == '' then redis.call('HDEL', KEYS[1], ARGV[4]) elseif ARGV[5] ~= '=' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) end
 return {1}`
 const CONFIRM = 'firehoseSyncStateConfirm'
 // KEYS[1] bucket; ARGV[1] field, ARGV[2] the claimed state's value, ARGV[3] the claim field,
-// ARGV[4] the claim: removed when the state and the claim are still those
+// ARGV[4] the claim: removed when the claim is still that one and the state still at that rev
+// (bytes 2-9 of the value; its status may have changed: a resync completed at that rev)
 const CONFIRM_LUA = `
 if redis.call('HGET', KEYS[1], ARGV[3]) ~= ARGV[4] then return 0 end
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur or string.sub(cur, 2, 9) ~= string.sub(ARGV[2], 2, 9) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[3])
 return 1`
 type CasClient = Record<
@@ -149,6 +199,9 @@ type CasClient = Record<
  */
 const claimField = (did: string): Buffer => Buffer.concat([CLAIM_TAG, syncStateField(did)])
 const CLAIM_TAG = Buffer.from([0x01])
+
+/** `compareAndSet`'s claim argument that leaves the DID's claim as it is. */
+export const KEEP_CLAIM: unique symbol = Symbol('keep the claim')
 
 export class SyncStateStore {
   private readonly redis: RedisClient
@@ -213,13 +266,15 @@ export class SyncStateStore {
    * Atomically replaces the DID's state with `next` (null: removes it) if it is still exactly
    * `expected` (null: no state); otherwise changes nothing and returns the current state.
    * `claim`: who moved it, until `confirm` (the events of the commit that moved it are not
-   * yet known to be written); without one, any claim of the DID is removed with the move.
+   * yet known to be written); without one, any claim of the DID is removed with the move;
+   * `KEEP_CLAIM`: the claim there stays (a move to the same rev: its commit's write may still
+   * be unconfirmed).
    */
   async compareAndSet(
     did: string,
     expected: RepoSyncState | null,
     next: RepoSyncState | null,
-    claim?: string,
+    claim?: string | typeof KEEP_CLAIM,
   ): Promise<CompareAndSetResult> {
     const cas = (this.redis as unknown as CasClient)[`${CAS}Buffer`]
     const [ok, current] = await cas.call(
@@ -229,7 +284,7 @@ export class SyncStateStore {
       expected === null ? Buffer.alloc(0) : encodeSyncState(expected),
       next === null ? Buffer.alloc(0) : encodeSyncState(next),
       claimField(did),
-      claim ?? '',
+      claim === KEEP_CLAIM ? '=' : (claim ?? ''),
     )
     if (ok === 1) return { ok: true }
     return { ok: false, current: current === undefined || current.length === 0 ? null : decodeSyncState(current) }
@@ -242,7 +297,7 @@ export class SyncStateStore {
 
   /**
    * The events of the commit that moved the state to `state` under `claim` are written: the
-   * claim goes, unless the state or the claim changed since (then the newer move's stands).
+   * claim goes, unless the state's rev or the claim changed since (then the newer move's stands).
    */
   async confirm(did: string, state: RepoSyncState, claim: string): Promise<boolean> {
     const confirm = (this.redis as unknown as CasClient)[CONFIRM]

@@ -3,7 +3,8 @@
  * repo's shared state (`SyncStateStore`: status, last rev, data CID, in Redis for every ingester
  * instance and restart). See apps/ingester/README.md, "Sync 1.1 verification".
  *
- * `#commit`: desynchronized repo → dropped; otherwise verified against the repo's signing key and
+ * `#commit`: desynchronized repo → verified on its own and written, as a run the resync completes
+ * (`desynchronized`); otherwise verified against the repo's signing key and
  * its last state, then the state is moved on by compare-and-set, and only then may the commit's
  * events be written. Two ingesters reading one commit from two relays both verify it; one wins the
  * compare-and-set and writes it, the other sees a state at or past its rev and drops its copy.
@@ -39,8 +40,13 @@ import type { SigningKeys } from './signing-keys.js'
 
 export type GateLevel = 'full' | 'signature'
 
-/** rememberDropped's answer for a commit that does not verify on its own. */
-const REFUSED = Symbol('refused')
+/** What became of a commit of a desynchronized repo (`CommitGate.desynchronized`). */
+type DesynchronizedOutcome =
+  | { kind: 'written'; commit: AcceptedCommit }
+  | { kind: 'dropped' }
+  | { kind: 'refused' }
+  | { kind: 'copy' }
+  | { kind: 'changed'; current: RepoSyncState | null }
 
 /** Why a repo is marked desynchronized (metric label). */
 export type BreakReason = CommitRefusalReason | 'no-key' | 'undecodable'
@@ -117,15 +123,17 @@ export class CommitGate {
     let state = await store.get(did)
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
       if (state !== null && state.status !== 'active') {
-        const moved = await this.rememberDropped(did, state, body)
-        if (moved === REFUSED) return null
-        if (moved !== undefined) {
+        const outcome = await this.desynchronized(did, state, body)
+        if (outcome.kind === 'refused') return null
+        if (outcome.kind === 'changed') {
           // the state changed meanwhile (a resync completed?): decide again against it
-          state = moved
+          state = outcome.current
           continue
         }
-        metrics.commitsDropped.inc({ host, reason: 'desynchronized' })
+        if (outcome.kind === 'copy') return this.copy(did, body, round > 0)
         await this.retryResync(did)
+        if (outcome.kind === 'written') return outcome.commit
+        metrics.commitsDropped.inc({ host, reason: 'desynchronized' })
         return null
       }
       const last = lastOf(state)
@@ -197,29 +205,43 @@ export class CommitGate {
   }
 
   /**
-   * A commit of a desynchronized repo is dropped, but its rev is kept in the state when it is the
-   * newest seen and the commit verifies on its own (signature, proof: a forged rev far ahead
-   * must not hold the resync open): a resync whose snapshot is older than it does not end the
-   * desynchronization (apps/backfiller/src/sync-state.ts). A commit that does not verify is
-   * counted (and logged) as refused, whatever the repo's state: REFUSED. Returns the current
-   * state when a compare-and-set found it changed, undefined otherwise.
+   * A commit of a desynchronized repo, verified on its own (signature, and at level full its
+   * proof: the ops turn its `prevData` into its `data`): `refused` when it does not verify
+   * (counted and logged, whatever the repo's state). When it verifies it is `written`, as a
+   * claim like any accepted commit, and the state records the run of such commits: it extends
+   * the run when it chains onto the run's last commit, and starts a new one otherwise. A resync
+   * whose snapshot reaches the run's start completes the repo at the run's end, so a repo that
+   * commits faster than it can be fetched still heals (apps/backfiller/src/sync-state.ts).
+   * A commit without `prevData` (no run can hold it) is `dropped` and its rev, when the newest,
+   * kept in the state: a resync whose snapshot is older does not end the desynchronization.
+   * A commit at or before the state's rev is a `copy` (replay, another relay) when the run
+   * holds it, `dropped` otherwise; `changed` when a compare-and-set found the state moved.
    */
-  private async rememberDropped(
-    did: string,
-    state: RepoSyncState,
-    body: FrameBody,
-  ): Promise<RepoSyncState | null | undefined | typeof REFUSED> {
+  private async desynchronized(did: string, state: RepoSyncState, body: FrameBody): Promise<DesynchronizedOutcome> {
+    const { store, metrics, host } = this.o
     const rev = body.rev
-    if (typeof rev !== 'string' || (state.rev !== null && rev <= state.rev)) return undefined
+    if (typeof rev !== 'string') return { kind: 'dropped' }
+    if (state.rev !== null && rev <= state.rev) return state.run && rev >= state.run.rev ? { kind: 'copy' } : { kind: 'dropped' }
     const verdict = await this.verify(did, body, null)
-    if (verdict === 'no-key') return undefined
+    if (verdict === 'no-key') return { kind: 'dropped' }
     if (!verdict.ok) {
-      this.o.metrics.commitsRefused.inc({ host: this.o.host, reason: verdict.reason })
+      metrics.commitsRefused.inc({ host, reason: verdict.reason })
       this.logRefusal(did, body, verdict.reason, verdict.message)
-      return REFUSED
+      return { kind: 'refused' }
     }
-    const cas = await this.o.store.compareAndSet(did, state, { ...state, rev: verdict.rev })
-    return cas.ok ? undefined : cas.current
+    const prevData = verdict.prevData
+    let next: RepoSyncState
+    if (prevData === null) next = { status: state.status, rev: verdict.rev, data: state.data }
+    else {
+      const chains = state.run && sameBytes(prevData, state.data)
+      const run = chains && state.run ? state.run : { rev: verdict.rev, prevData }
+      next = { status: state.status, rev: verdict.rev, data: verdict.data, run }
+    }
+    const cas = await store.compareAndSet(did, state, next, next.run ? this.claimId : undefined)
+    if (!cas.ok) return { kind: 'changed', current: cas.current }
+    if (!next.run) return { kind: 'dropped' }
+    metrics.desynchronizedWritten.inc({ host })
+    return { kind: 'written', commit: this.accepted(did, next, this.claimId) }
   }
 
   private accepted(did: string, state: RepoSyncState, claim: string): AcceptedCommit {
