@@ -192,6 +192,7 @@ line(
       [`sum by (host) (rate(ingester_commits_verified_total[${R}]))`, 'verified {{host}}'],
       [`sum by (reason) (rate(ingester_commits_refused_total[${R}]))`, 'refused: {{reason}}'],
       [`sum by (reason) (rate(ingester_commits_dropped_total[${R}]))`, 'dropped: {{reason}}'],
+      [`sum(rate(ingester_desynchronized_commits_written_total[${R}]))`, 'written while desynchronized'],
     ],
   ],
   ['Repos desynchronized by reason', 'ops', [[`sum by (reason) (rate(ingester_repos_desynchronized_total[${R}]))`, '{{reason}}']]],
