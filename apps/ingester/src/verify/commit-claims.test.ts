@@ -9,13 +9,11 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { decodeFrame, type FrameBody } from '@firehose/atproto'
-import { Registry } from '@firehose/service'
 import { SyncStateStore } from '@firehose/streams'
-import { createIngesterMetrics } from '../metrics.js'
+import type { IngesterMetrics } from '../metrics.js'
 import { buildCommitFrame, buildSignedRepo } from '../test/atproto-testing.js'
-import { newRedis, quietLogger, uniqueName } from '../test/helpers.js'
-import { CommitGate } from './commit-gate.js'
-import { SigningKeys } from './signing-keys.js'
+import { gateOn } from '../test/gate.js'
+import { newRedis, uniqueName } from '../test/helpers.js'
 
 const redis = newRedis()
 afterAll(() => redis.quit())
@@ -47,25 +45,7 @@ async function signedCommit(
   return { body: frame.body, didKey, key }
 }
 
-/** One ingester's gate (a new one per process: a restart is a new gate on the same store). */
-function gateOn(store: SyncStateStore, didKey: string, claimWaitMs = 200) {
-  const metrics = createIngesterMetrics(new Registry())
-  const gate = new CommitGate({
-    store,
-    keys: new SigningKeys({ resolver: { resolveKey: async () => didKey } }),
-    level: 'full',
-    metrics: metrics.sync,
-    logger: quietLogger(),
-    host: 'relay.test',
-    enqueueResync: () => undefined,
-    resyncRetryMs: 0,
-    claimWaitMs,
-  })
-  return { gate, metrics }
-}
-
-const rewritten = async (m: ReturnType<typeof createIngesterMetrics>) =>
-  (await m.sync.commitsRewritten.get()).values.reduce((n, v) => n + v.value, 0)
+const rewritten = async (m: IngesterMetrics) => (await m.sync.commitsRewritten.get()).values.reduce((n, v) => n + v.value, 0)
 
 describe('sync state claims', () => {
   it('a commit accepted by an ingester killed before writing it is written by the next', async () => {

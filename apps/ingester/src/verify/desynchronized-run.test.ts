@@ -8,13 +8,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { decodeFrame, verifyCommitMessage, type FrameBody } from '@firehose/atproto'
-import { Registry } from '@firehose/service'
 import { SyncStateStore } from '@firehose/streams'
-import { createIngesterMetrics } from '../metrics.js'
 import { buildCommitChain, buildSignedRepo } from '../test/atproto-testing.js'
-import { metricValue, newRedis, quietLogger, uniqueName } from '../test/helpers.js'
-import { CommitGate } from './commit-gate.js'
-import { SigningKeys } from './signing-keys.js'
+import { gateOn } from '../test/gate.js'
+import { metricValue, newRedis, uniqueName } from '../test/helpers.js'
 
 const redis = newRedis()
 afterAll(() => redis.quit())
@@ -33,21 +30,7 @@ describe('a desynchronized repo while its resync runs', () => {
     const { key: forger } = await buildSignedRepo({ did, count: 1 })
     const forged = bodyOf((await buildCommitChain({ did, key: forger, count: 1, firstSeq: 99 }))[0]!)
     const store = new SyncStateStore({ redis, keyPrefix: uniqueName('sync_state') })
-    const registry = new Registry()
-    const metrics = createIngesterMetrics(registry)
-    const gateOn = () =>
-      new CommitGate({
-        store,
-        keys: new SigningKeys({ resolver: { resolveKey: async () => didKey } }),
-        level: 'full',
-        metrics: metrics.sync,
-        logger: quietLogger(),
-        host: 'relay.test',
-        enqueueResync: () => undefined,
-        resyncRetryMs: 0,
-        claimWaitMs: 200,
-      })
-    const gate = gateOn()
+    const { gate, registry } = gateOn(store, didKey)
     const write = async (body: FrameBody) => {
       const accepted = await gate.commit(did, body)
       accepted?.confirm(Promise.resolve())
@@ -80,7 +63,7 @@ describe('a desynchronized repo while its resync runs', () => {
     const text = await registry.metrics()
     expect(metricValue(text, 'ingester_desynchronized_commits_written_total', { host: 'relay.test' })).toBe(2)
     // another relay's copy of a run commit: written once (its write is confirmed)
-    expect(await gateOn().commit(did, chain[5]!)).toBeNull()
+    expect(await gateOn(store, didKey).gate.commit(did, chain[5]!)).toBeNull()
     // the resync completes at the run's end (its snapshot reached the run's start): chained on
     await store.set(did, { status: 'active', rev: String(chain[5]!.rev), data: dataOf(chain[5]!) })
     expect(await write(chain[6]!)).toBe(true)

@@ -9,12 +9,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { decodeFrame, type FrameBody } from '@firehose/atproto'
-import { Registry } from '@firehose/service'
 import { SyncStateStore } from '@firehose/streams'
-import { createIngesterMetrics } from '../metrics.js'
 import { buildCommitFrame, buildSignedRepo } from '../test/atproto-testing.js'
+import { gateOn } from '../test/gate.js'
 import { newRedis, quietLogger, uniqueName } from '../test/helpers.js'
-import { CommitGate } from './commit-gate.js'
 import { LiveVerifier } from './live.js'
 import { SigningKeys } from './signing-keys.js'
 
@@ -46,18 +44,8 @@ describe('closing the live verification', () => {
     ])
     const keys = () =>
       new SigningKeys({ resolver: { resolveKey: async (did: string) => keyOf.get(did) ?? Promise.reject(new Error(`no key for ${did}`)) } })
-    const metrics = createIngesterMetrics(new Registry())
     // the other ingester accepted `other` and has not confirmed its write yet (slow, or dying)
-    const otherGate = new CommitGate({
-      store,
-      keys: keys(),
-      level: 'full',
-      metrics: metrics.sync,
-      logger: quietLogger(),
-      host: 'relay-a.test',
-      enqueueResync: () => undefined,
-      resyncRetryMs: 0,
-    })
+    const { gate: otherGate, metrics } = gateOn(store, keyOf)
     expect(await otherGate.commit(other.did, other.body)).not.toBeNull()
 
     // this ingester: a claim wait far longer than any test, so a drain that waits for it hangs
