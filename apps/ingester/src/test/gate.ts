@@ -13,7 +13,12 @@ export interface TestGate {
 }
 
 /** `signingKey`: every DID's did:key, or a map of them (an unknown DID has no key). */
-export function gateOn(store: SyncStateStore, signingKey: string | ReadonlyMap<string, string>, claimWaitMs = 200): TestGate {
+export function gateOn(
+  store: SyncStateStore,
+  signingKey: string | ReadonlyMap<string, string>,
+  claimWaitMs = 200,
+  enqueueResync: (did: string) => void = () => undefined,
+): TestGate {
   const registry = new Registry()
   const metrics = createIngesterMetrics(registry)
   const resolveKey = async (did: string): Promise<string> => {
@@ -28,7 +33,7 @@ export function gateOn(store: SyncStateStore, signingKey: string | ReadonlyMap<s
     metrics: metrics.sync,
     logger: quietLogger(),
     host: 'relay.test',
-    enqueueResync: () => undefined,
+    enqueueResync,
     resyncRetryMs: 0,
     claimWaitMs,
   })

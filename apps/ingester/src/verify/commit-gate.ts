@@ -34,7 +34,7 @@ import {
 } from '@firehose/atproto'
 import { randomBytes } from 'node:crypto'
 import { sleep, type Logger } from '@firehose/service'
-import type { RepoSyncState, SyncStateStore } from '@firehose/streams'
+import type { CompareAndSetResult, RepoSyncState, SyncStateStore } from '@firehose/streams'
 import type { SyncMetrics } from '../metrics.js'
 import type { SigningKeys } from './signing-keys.js'
 
@@ -144,6 +144,12 @@ export class CommitGate {
       }
       if (!verdict.ok) {
         if (verdict.reason === 'rev-not-newer') return this.copy(did, body, round > 0)
+        if (verdict.reason === 'prev-data-mismatch') {
+          const outcome = await this.gap(did, state, body)
+          if (outcome.kind !== 'changed') return outcome.kind === 'written' ? outcome.commit : null
+          state = outcome.current
+          continue
+        }
         metrics.commitsRefused.inc({ host, reason: verdict.reason })
         if (NOT_A_BREAK.has(verdict.reason)) return null
         this.logRefusal(did, body, verdict.reason, verdict.message)
@@ -349,15 +355,51 @@ export class CommitGate {
     return this.o.keys.get(did, true)
   }
 
-  /** Marks the repo desynchronized; the ingester that wins the compare-and-set enqueues the one resync. */
-  private async markDesynchronized(did: string, state: RepoSyncState | null, reason: BreakReason): Promise<void> {
-    if (state !== null && state.status !== 'active') return
-    const next: RepoSyncState = { status: 'desynchronized', rev: state?.rev ?? null, data: state?.data ?? null }
-    const cas = await this.o.store.compareAndSet(did, state, next)
-    if (!cas.ok) return // another ingester (or the backfiller) changed it: its decision stands
+  /**
+   * A commit that verifies (signature, proof) but does not chain onto the state
+   * (`prev-data-mismatch`: a commit was lost on the way): a break, but the commit itself is
+   * authentic, so it is `written` and starts the desynchronized repo's run (`desynchronized`);
+   * `changed` when the state moved meanwhile (another relay's copy won: decide again).
+   */
+  private async gap(did: string, state: RepoSyncState | null, body: FrameBody): Promise<DesynchronizedOutcome> {
+    const own = await this.verify(did, body, null)
+    if (own === 'no-key' || !own.ok || own.prevData === null) {
+      // it verified against the state a moment ago: only a key rotation in between gets here
+      await this.markDesynchronized(did, state, 'prev-data-mismatch')
+      return { kind: 'dropped' }
+    }
+    const next: RepoSyncState = { status: 'desynchronized', rev: own.rev, data: own.data, run: { rev: own.rev, prevData: own.prevData } }
+    const cas = await this.markDesynchronized(did, state, 'prev-data-mismatch', next, this.claimId)
+    if (!cas.ok) return { kind: 'changed', current: cas.current }
+    this.o.metrics.desynchronizedWritten.inc({ host: this.o.host })
+    this.logBreak(
+      did,
+      body,
+      'prev-data-mismatch',
+      'a gap in the commit chain: repo desynchronized, resync enqueued; this commit is authentic and written',
+    )
+    return { kind: 'written', commit: this.accepted(did, next, this.claimId) }
+  }
+
+  /**
+   * Marks the repo desynchronized (`next`: the state it moves to, by default the last one's
+   * rev and data with status desynchronized; `claim` as for `compareAndSet`); the ingester that
+   * wins the compare-and-set enqueues the one resync.
+   */
+  private async markDesynchronized(
+    did: string,
+    state: RepoSyncState | null,
+    reason: BreakReason,
+    next: RepoSyncState = { status: 'desynchronized', rev: state?.rev ?? null, data: state?.data ?? null },
+    claim?: string,
+  ): Promise<CompareAndSetResult> {
+    if (state !== null && state.status !== 'active') return { ok: false, current: state }
+    const cas = await this.o.store.compareAndSet(did, state, next, claim)
+    if (!cas.ok) return cas // another ingester (or the backfiller) changed it: its decision stands
     this.o.metrics.reposDesynchronized.inc({ host: this.o.host, reason })
     if (this.o.resyncRetryMs > 0) await this.o.store.holdResync(did, this.o.resyncRetryMs)
     this.resync(did, reason)
+    return cas
   }
 
   /**
@@ -377,15 +419,17 @@ export class CommitGate {
   }
 
   private logRefusal(did: string, body: FrameBody, reason: string, message: string): void {
+    this.logBreak(did, body, reason, 'commit refused by sync verification', message)
+  }
+
+  /** A warning about one commit, at most one per LOG_EVERY_MS (with the number suppressed). */
+  private logBreak(did: string, body: FrameBody, reason: string, msg: string, message?: string): void {
     const now = Date.now()
     if (now - this.lastLog < LOG_EVERY_MS) {
       this.suppressed++
       return
     }
-    this.o.logger.warn(
-      { did, seq: body.seq, rev: body.rev, reason, message, suppressed: this.suppressed },
-      'commit refused by sync verification',
-    )
+    this.o.logger.warn({ did, seq: body.seq, rev: body.rev, reason, message, suppressed: this.suppressed }, msg)
     this.lastLog = now
     this.suppressed = 0
   }

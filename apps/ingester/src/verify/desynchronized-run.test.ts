@@ -30,7 +30,8 @@ describe('a desynchronized repo while its resync runs', () => {
     const { key: forger } = await buildSignedRepo({ did, count: 1 })
     const forged = bodyOf((await buildCommitChain({ did, key: forger, count: 1, firstSeq: 99 }))[0]!)
     const store = new SyncStateStore({ redis, keyPrefix: uniqueName('sync_state') })
-    const { gate, registry } = gateOn(store, didKey)
+    const resyncs: string[] = []
+    const { gate, registry } = gateOn(store, didKey, 200, (d) => resyncs.push(d))
     const write = async (body: FrameBody) => {
       const accepted = await gate.commit(did, body)
       accepted?.confirm(Promise.resolve())
@@ -45,10 +46,12 @@ describe('a desynchronized repo while its resync runs', () => {
 
     expect(await write(chain[0]!)).toBe(true)
     expect(await write(chain[1]!)).toBe(true)
-    // chain[2] is lost on the way: chain[3] does not chain on, a break (dropped, resync enqueued)
-    expect(await write(chain[3]!)).toBe(false)
+    // chain[2] is lost on the way: chain[3] does not chain on, a break (resync enqueued); it is
+    // authentic (signature, proof) and starts the run: written
+    expect(await write(chain[3]!)).toBe(true)
     expect((await store.get(did))?.status).toBe('desynchronized')
-    // the next commits verify on their own and chain onto each other: written, as a run
+    expect(resyncs).toEqual([did])
+    // the next commits verify on their own and chain onto each other: written, in the run
     expect(await write(chain[4]!)).toBe(true)
     expect(await write(chain[5]!)).toBe(true)
     // a forged one (another key) is refused and changes nothing
@@ -58,10 +61,13 @@ describe('a desynchronized repo while its resync runs', () => {
       status: 'desynchronized',
       rev: chain[5]!.rev,
       data: dataOf(chain[5]!),
-      run: { rev: chain[4]!.rev, prevData: dataOf(chain[3]!) },
+      run: { rev: chain[3]!.rev, prevData: dataOf(chain[2]!) },
     })
     const text = await registry.metrics()
-    expect(metricValue(text, 'ingester_desynchronized_commits_written_total', { host: 'relay.test' })).toBe(2)
+    expect(metricValue(text, 'ingester_desynchronized_commits_written_total', { host: 'relay.test' })).toBe(3)
+    expect(metricValue(text, 'ingester_repos_desynchronized_total', { reason: 'prev-data-mismatch' })).toBe(1)
+    // the gap's commit is not refused: only the forged one is
+    expect(metricValue(text, 'ingester_commits_refused_total', { reason: 'prev-data-mismatch' })).toBe(0)
     // another relay's copy of a run commit: written once (its write is confirmed)
     expect(await gateOn(store, didKey).gate.commit(did, chain[5]!)).toBeNull()
     // the resync completes at the run's end (its snapshot reached the run's start): chained on
