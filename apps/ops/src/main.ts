@@ -12,6 +12,7 @@ import { cursorCommands } from './commands/cursor.js'
 import { dlqCommands } from './commands/dlq.js'
 import { groupsCommands } from './commands/groups.js'
 import { streamsCommands } from './commands/streams.js'
+import { syncStateCommands } from './commands/sync-state.js'
 import { Context, type Env } from './context.js'
 import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, OpsError, UsageError } from './errors.js'
 import { escapeControl, terminalSafe } from './terminal-safe.js'
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   ...backfillCommands,
   ...cursorCommands,
   ...consumersCommands,
+  ...syncStateCommands,
 ]
 
 const GLOBAL_HELP = `Global options:
