@@ -17,20 +17,9 @@
  * compared (queries.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NOTIFICATION_REASONS } from '@firehose/testkit'
 import { startDifferential, type Differential } from './differential/network.js'
-import {
-  BSKY_SIDE,
-  byCreator,
-  didOf,
-  diffRows,
-  FLAGS,
-  GATES,
-  ISSUE5,
-  ISSUE6,
-  notificationQuery,
-  REASONS,
-  rows,
-} from './differential/queries.js'
+import { BSKY_SIDE, byCreator, didOf, diffRows, FLAGS, GATES, ISSUE5, ISSUE6, notificationQuery, rows } from './differential/queries.js'
 
 describe('differential on a real network: our ingester + indexer vs bsky AppView (dev-env TestNetwork)', () => {
   let env: Differential | undefined
@@ -97,7 +86,7 @@ describe('differential on a real network: our ingester + indexer vs bsky AppView
     if (Object.keys(diffs).length) console.log('issue #17 differences', JSON.stringify(diffs, null, 1))
     expect(diffs).toEqual({})
     for (const [table, n] of Object.entries(sizes)) expect(n, table).toBeGreaterThan(0)
-    expect(reasons.sort()).toEqual([...REASONS].sort())
+    expect(reasons.sort()).toEqual([...NOTIFICATION_REASONS].sort())
   })
 
   it('gates: post hasThreadGate, hasPostGate, violatesThreadGate, violatesEmbeddingRules and replyCount equal bsky', async () => {

@@ -1,20 +1,5 @@
 import type { StreamEvent } from '@firehose/streams'
 
-/** Every reason bsky 0.0.280 writes: the tests' workloads must reach each one. */
-export const REASONS = [
-  'like',
-  'like-via-repost',
-  'repost',
-  'repost-via-repost',
-  'follow',
-  'mention',
-  'quote',
-  'reply',
-  'starterpack-joined',
-  'verified',
-  'unverified',
-]
-
 const POST = 'app.bsky.feed.post'
 const VERIFICATION = 'app.bsky.graph.verification'
 /** Types bsky keeps one row per creator and subject of (its notifications follow the kept row). */

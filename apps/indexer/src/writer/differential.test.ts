@@ -9,7 +9,8 @@ import type { StreamEvent } from '@firehose/streams'
 import { createTestDb, type TestDb } from '../test/db.js'
 import { createdAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
 import { generateHistory, rng, shuffle } from '../test/workload.js'
-import { comparableNotifications, REASONS } from '../test/notification-compare.js'
+import { NOTIFICATION_REASONS } from '@firehose/testkit'
+import { comparableNotifications } from '../test/notification-compare.js'
 import { indexBatch } from './index-batch.js'
 import { pgSafeValue } from './pg-text.js'
 
@@ -155,7 +156,9 @@ describe('differential: ours vs @atproto/bsky IndexingService on the same events
 
   it('the seeds above leave rows in every table, gate flags, violations and refused records', () => {
     expect(
-      [...NON_EMPTY, ...FLAGS, 'op_thread_reply deleted', ...REASONS.map((r) => `notification ${r}`)].filter((t) => !seen.has(t)),
+      [...NON_EMPTY, ...FLAGS, 'op_thread_reply deleted', ...NOTIFICATION_REASONS.map((r) => `notification ${r}`)].filter(
+        (t) => !seen.has(t),
+      ),
     ).toEqual([])
     expect(refused, 'the workload has records bsky refuses').toBeGreaterThan(0)
   })

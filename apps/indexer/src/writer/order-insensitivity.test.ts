@@ -7,7 +7,7 @@ import { createDb } from '../db/database.js'
 import { inRevOrder, opsOf, revAt, snapshotAt, withGap } from '../test/rebackfill.js'
 import { did, uriOf } from '../test/events.js'
 import { prepareEvents } from './prepare.js'
-import { REASONS } from '../test/notification-compare.js'
+import { NOTIFICATION_REASONS } from '@firehose/testkit'
 
 const TABLES: [string, string[]][] = [
   ['record', []],
@@ -274,6 +274,6 @@ describe('order-insensitivity', () => {
 
   it('the seeds above leave posts with every gate flag and violation set, and notifications of every reason', () => {
     expect([...flagsSeen].sort()).toEqual([...FLAGS].sort())
-    expect([...reasonsSeen].sort()).toEqual([...REASONS].sort())
+    expect([...reasonsSeen].sort()).toEqual([...NOTIFICATION_REASONS].sort())
   })
 })

@@ -107,19 +107,6 @@ export const notificationQuery = (excludedReplies: readonly string[]): string =>
   FROM notification n WHERE n.author = ANY($1)
     AND (n.reason = 'unverified' OR EXISTS (SELECT 1 FROM record r WHERE r.uri = n."recordUri" AND (r.cid = n."recordCid" OR n.reason = 'starterpack-joined')))
     AND NOT (n.reason = 'reply' AND n."recordUri" = ANY('{${excludedReplies.join(',')}}'::text[]))`
-export const REASONS = [
-  'like',
-  'like-via-repost',
-  'repost',
-  'repost-via-repost',
-  'follow',
-  'mention',
-  'quote',
-  'reply',
-  'starterpack-joined',
-  'verified',
-  'unverified',
-]
 
 export const FLAGS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violatesEmbeddingRules'] as const
 
