@@ -13,6 +13,7 @@
  * commit and short of the run misses commits that were dropped, so the resync is not over
  * (`SnapshotBehindError`: the job is tried again, and fetches a newer one).
  */
+import { sameBytes } from '@firehose/atproto'
 import type { Counter, Logger } from '@firehose/service'
 import { KEEP_CLAIM, type RepoSyncState, type SyncStateStore } from '@firehose/streams'
 
@@ -36,8 +37,6 @@ export const cidStringToBytes = (cid: string): Uint8Array | undefined => {
   }
   return Uint8Array.from(out)
 }
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 /** The snapshot is older than a commit dropped while the repo was desynchronized. */
 export class SnapshotBehindError extends Error {

@@ -15,6 +15,13 @@ export const cidBytesToString = (bytes: Uint8Array): string => `b${toBase32(byte
 
 export const sha256 = (data: Uint8Array): Buffer => hash('sha256', data, 'buffer')
 
+/** Byte equality of two binary CIDs (or any two byte strings). */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false
+  return true
+}
+
 /**
  * True when `cid` (36-byte binary CIDv1: version, codec, sha2-256, length 32, digest) is a
  * sha256 CID with the dag-cbor or raw codec whose digest is the sha256 of `data`.

@@ -5,7 +5,7 @@
 import { BytesWrapper, decode as decodeCbor, encode as encodeCbor } from '@atcute/cbor'
 import { Secp256k1PrivateKeyExportable } from '@atcute/crypto'
 import { buildSignedRepo, encodeCar, type SignedRepo } from '@firehose/atproto/testing'
-import { cidBytesToString, cidForDagCbor } from '@firehose/atproto'
+import { cidBytesToString, cidForDagCbor, sameBytes } from '@firehose/atproto'
 
 interface Block {
   cid: Uint8Array
@@ -36,8 +36,6 @@ export function splitCar(car: Uint8Array): { root: Uint8Array; blocks: Block[] }
   }
   return { root: (header.roots[0] as { bytes: Uint8Array }).bytes, blocks }
 }
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
 
 /** Replaces the commit with `mutate(commit map)` re-encoded, under its new CID as root. */
 function withCommit(repo: SignedRepo, mutate: (c: Record<string, unknown>) => void): Uint8Array {

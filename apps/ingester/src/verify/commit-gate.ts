@@ -23,6 +23,7 @@
  */
 import {
   IdentityError,
+  sameBytes,
   verifyCommitMessage,
   verifySyncMessage,
   type CommitRefusalReason,
@@ -87,9 +88,6 @@ const MAX_STALE_CLAIMS = 1024
 
 const lastOf = (s: RepoSyncState | null): RepoSyncPoint | null =>
   s !== null && s.rev !== null && s.data !== null ? { rev: s.rev, data: s.data } : null
-
-const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean =>
-  a !== null && b !== null && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 const isGenesis = (body: FrameBody): boolean =>
   (body.since === null || body.since === undefined) && (body.prevData === null || body.prevData === undefined)
@@ -239,7 +237,7 @@ export class CommitGate {
     let next: RepoSyncState
     if (prevData === null) next = { status: state.status, rev: verdict.rev, data: state.data }
     else {
-      const chains = state.run && sameBytes(prevData, state.data)
+      const chains = state.run && state.data !== null && sameBytes(prevData, state.data)
       const run = chains && state.run ? state.run : { rev: verdict.rev, prevData }
       next = { status: state.status, rev: verdict.rev, data: verdict.data, run }
     }
@@ -303,7 +301,7 @@ export class CommitGate {
         await this.markDesynchronized(did, state, verdict.reason)
         return
       }
-      const same = state?.status === 'active' && sameBytes(state.data, verdict.data)
+      const same = state?.status === 'active' && state.data !== null && sameBytes(state.data, verdict.data)
       // the state follows the #sync at once: later commits chain onto its data; the resync fills
       // in the records (the backfiller leaves a state newer than its snapshot alone). The job is
       // enqueued even when the data is the same (as before verification: a #sync also follows a

@@ -20,7 +20,7 @@ import { BytesWrapper } from '@atcute/cbor'
 import { CidLinkWrapper } from '@atcute/cid'
 import type { BlockMap } from '../block-map.js'
 import { readCar } from '../car.js'
-import { cidBytesToString } from '../cid.js'
+import { cidBytesToString, sameBytes } from '../cid.js'
 import { decodeCommit, unsignedCommitBytes, type Commit } from '../commit.js'
 import { signingKeyFromDidKey, verifySignature, type SigningKey } from '../crypto/verify-sig.js'
 import { VerificationError } from '../errors.js'
@@ -94,12 +94,6 @@ class Refusal extends Error {
 }
 const fail = (reason: CommitRefusalReason, message: string): never => {
   throw new Refusal(refuse(reason, message))
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false
-  return true
 }
 
 const optionalLink = (v: unknown, what: string): Uint8Array | null => {
