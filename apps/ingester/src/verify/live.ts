@@ -113,10 +113,7 @@ export class LiveVerifier {
   async drain(ms = 30_000): Promise<void> {
     this.gate.close()
     this.work.close()
-    const timeout = new AbortController()
-    const quiet = await Promise.race([this.work.quiet().then(() => true), sleep(ms, timeout.signal).then(() => false)])
-    timeout.abort()
-    if (!quiet)
+    if (!(await resolvesWithin(this.work.quiet(), ms)))
       this.o.logger.warn(
         { inFlight: this.work.inFlight, waitedMs: ms },
         'frames still being verified at close: left unacknowledged (a commit accepted meanwhile keeps its claim; its replay writes it)',
@@ -129,16 +126,21 @@ export class LiveVerifier {
    * `ms`. Then Redis may be closed.
    */
   async settled(ms = 10_000): Promise<void> {
-    const timeout = new AbortController()
     const all = (async () => {
       while (this.confirming.size > 0) await Promise.all([...this.confirming])
     })()
-    const done = await Promise.race([all.then(() => true), sleep(ms, timeout.signal).then(() => false)])
-    timeout.abort()
-    if (!done)
+    if (!(await resolvesWithin(all, ms)))
       this.o.logger.warn(
         { confirming: this.confirming.size, waitedMs: ms },
         'claims not confirmed at close (Redis slow?): the replay writes their commits again',
       )
   }
+}
+
+/** True once `p` resolves, false when `ms` pass first (the timer is cleared either way). */
+async function resolvesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  const timeout = new AbortController()
+  const settled = await Promise.race([p.then(() => true), sleep(ms, timeout.signal).then(() => false)])
+  timeout.abort()
+  return settled
 }

@@ -25,10 +25,10 @@ export class OrderedWork {
   private head = 0
   private readonly chains = new Map<string, Promise<void>>()
   private full = false
-  private closed = false
   /** works pushed and not yet finished (succeeded, or given up after `close`) */
   private running = 0
   private quietWaiters: (() => void)[] = []
+  /** aborted by `close` */
   private readonly closing = new AbortController()
 
   constructor(private readonly opts: OrderedWorkOptions) {}
@@ -77,7 +77,6 @@ export class OrderedWork {
    * up, and its frame stays not done (the cursor stays before it).
    */
   close(): void {
-    this.closed = true
     this.closing.abort()
   }
 
@@ -88,7 +87,7 @@ export class OrderedWork {
         await work()
         return true
       } catch (err) {
-        if (this.closed) {
+        if (this.closing.signal.aborted) {
           this.opts.logger.warn({ err: (err as Error).message }, 'sync state work failed while closing; its frame stays unacknowledged')
           return false
         }
