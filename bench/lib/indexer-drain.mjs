@@ -72,11 +72,11 @@ const procStatus = (pid) => {
 
 /**
  * Pre-fill stream `bench_firehose_<tag>` with `events`, drain it with the indexer into database
- * `dbName` and return { ms, cpu, services, hwmMb, dlq }. The clock starts when the worker has
+ * `dbName` and return { ms, cpu, services, hwmMb, dlq }. `env`: more of the indexer's variables. The clock starts when the worker has
  * created its group (migrations done) and stops when every entry is delivered and acked. The
  * stream and its dead-letter stream are deleted at the end.
  */
-export async function drainWithIndexer(events, { dbName, tag, indexerMain, nodeFlags, concurrency, batch }) {
+export async function drainWithIndexer(events, { dbName, tag, indexerMain, nodeFlags, concurrency, batch, env = {} }) {
   const stream = `bench_firehose_${tag}`
   const group = 'indexer_group'
   const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null })
@@ -106,6 +106,7 @@ export async function drainWithIndexer(events, { dbName, tag, indexerMain, nodeF
         ...(process.env.DB_POOL_MAX_SIZE ? { DB_POOL_MAX_SIZE: process.env.DB_POOL_MAX_SIZE } : {}),
         ...(process.env.INDEXER_NOTIFICATIONS ? { INDEXER_NOTIFICATIONS: process.env.INDEXER_NOTIFICATIONS } : {}),
         NODE_OPTIONS: nodeFlags,
+        ...env,
       },
     })
     const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`indexer exited with ${code}`))))

@@ -39,7 +39,15 @@ export interface IndexerConfig extends CommonConfig, DlqRetentionConfig {
   tombstonePruneIntervalMs: number
   /** Write bsky's `notification` rows (INDEXER_NOTIFICATIONS). */
   notifications: boolean
+  /**
+   * INDEXER_MODE: `bulk` for the indexers of a first backfill's bulk load (src/bulk/): while a
+   * load is open their batches defer derived state to its finish; `normal` otherwise.
+   */
+  mode: IndexerMode
 }
+
+export const INDEXER_MODES = ['normal', 'bulk'] as const
+export type IndexerMode = (typeof INDEXER_MODES)[number]
 
 /** The only place the indexer reads the environment (docs/design.md "Environment variables"). */
 export function loadConfig(env: Env = process.env): IndexerConfig {
@@ -77,6 +85,7 @@ export function loadConfig(env: Env = process.env): IndexerConfig {
       tombstoneHorizonMs: r.int('INDEXER_TOMBSTONE_HORIZON_HOURS', 168, { min: 2, max: 100_000 }) * 3_600_000,
       tombstonePruneIntervalMs: r.int('INDEXER_TOMBSTONE_PRUNE_INTERVAL_MS', 60_000, { min: 0 }),
       notifications: r.bool('INDEXER_NOTIFICATIONS', true),
+      mode: r.oneOf('INDEXER_MODE', 'normal', INDEXER_MODES),
     }
   })
 }

@@ -73,6 +73,8 @@ export interface HandlerDeps {
   handleChecker?: HandleChecker
   /** Write `notification` rows (INDEXER_NOTIFICATIONS; default true). */
   notifications?: boolean
+  /** INDEXER_MODE=bulk: derived state deferred while a bulk load is open (src/bulk/). */
+  bulk?: boolean
   logger: Logger
   /** Aborted on shutdown: stop waiting for the database. */
   signal: AbortSignal
@@ -163,6 +165,7 @@ function handleFirehoseEntries(deps: HandlerDeps): BatchHandler {
         verifier: deps.verifier,
         logger: deps.logger,
         notifications: deps.notifications,
+        bulk: deps.bulk,
       })
       if (res.failed.length === events.length && (await waitForDatabase(deps))) continue
       deps.handleChecker?.enqueue(res.handleChecks)

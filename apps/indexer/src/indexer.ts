@@ -1,3 +1,4 @@
+import { readBulkLoad, stateOf } from './bulk/load.js'
 import {
   closeOnce,
   createLogger,
@@ -85,6 +86,7 @@ export async function startIndexer(
     consumerMetrics,
     verifier,
     notifications: config.notifications,
+    bulk: config.mode === 'bulk',
     logger,
     signal: abort.signal,
     tombstoneMetrics,
@@ -139,7 +141,16 @@ export async function startIndexer(
     metrics: tombstoneMetrics,
     logger,
   })
-  logger.info({ streams: targets, consumer: config.consumer, port: http.port }, 'indexer started')
+  logger.info({ streams: targets, consumer: config.consumer, port: http.port, mode: config.mode }, 'indexer started')
+  if (config.mode === 'bulk') {
+    const load = await readBulkLoad(database).catch(() => undefined)
+    logger.warn(
+      { bulkLoad: stateOf(load), streams: config.streams },
+      stateOf(load) === 'open'
+        ? "bulk mode: post flags, notifications and counters are left to the bulk load's finish (run only on firehose_backfill)"
+        : 'bulk mode, but no bulk load is open: batches derive their state as in normal mode (start one with bulk-load start)',
+    )
+  }
 
   return {
     registry,

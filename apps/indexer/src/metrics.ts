@@ -34,6 +34,8 @@ export interface IndexerMetrics {
   aggregateRecounts: Counter
   /** Records deleted because a re-backfill's snapshot no longer holds them (writer/reconcile.ts). */
   recordsReconciled: Counter
+  /** Batches that left derived state to an open bulk load's finish (INDEXER_MODE=bulk, src/bulk/). */
+  deferredBatches: Counter
   /** Report the pool's connections as gauges (total, idle, waiting clients). */
   observePool(pool: Pool): void
 }
@@ -139,6 +141,11 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
     recordsReconciled: new Counter({
       name: 'indexer_records_reconciled_total',
       help: 'Records deleted because a re-backfilled snapshot no longer holds them (below the snapshot floor)',
+      registers,
+    }),
+    deferredBatches: new Counter({
+      name: 'indexer_bulk_deferred_batches_total',
+      help: "Batches that left post flags, notifications and counters to the open bulk load's finish (INDEXER_MODE=bulk)",
       registers,
     }),
     observePool(pool) {

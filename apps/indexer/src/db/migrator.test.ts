@@ -43,7 +43,14 @@ const TABLES = [
   'reference_list_opt_out',
 ]
 /** Our own tables (not bsky's). */
-const OURS_ONLY = ['record_tombstone', 'tombstone_horizon', 'indexer_actor_state', 'indexer_snapshot_floor', 'indexer_migration']
+const OURS_ONLY = [
+  'record_tombstone',
+  'tombstone_horizon',
+  'indexer_actor_state',
+  'indexer_snapshot_floor',
+  'indexer_bulk_load',
+  'indexer_migration',
+]
 /**
  * bsky's tables that nothing on the firehose fills (its migrator's own bookkeeping; private data
  * written through its stash or its API: mutes, bookmarks, drafts, subscriptions, push tokens,

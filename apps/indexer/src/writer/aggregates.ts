@@ -142,3 +142,27 @@ export async function recountAggregates(trx: Tx, keys: readonly AggKey[], opts: 
   await stmt.run(trx)
   return rows
 }
+
+/**
+ * The counter rows of the touched keys, inserted when missing (counts left as they are): while a
+ * bulk load defers the counts (its finish recounts every row), a batch still makes the rows a
+ * normal batch would, so that the same keys have rows either way. Sorted: concurrent batches
+ * wait for each other's rows in one order.
+ */
+export async function addCounterRows(trx: Tx, keys: readonly AggKey[]): Promise<void> {
+  const byTable = new Map<AggTable, Set<string>>()
+  for (const { kind, key } of keys) {
+    if (!key) continue
+    const table = tableOf(kind)
+    let s = byTable.get(table)
+    if (!s) byTable.set(table, (s = new Set()))
+    s.add(key)
+  }
+  const stmt = new CombinedStatement()
+  for (const [table, set] of byTable) {
+    const key = KEY_COLUMN[table]
+    stmt.add(sql`INSERT INTO ${sql.table(table)} (${sql.ref(key)}) SELECT k FROM unnest(${[...set].sort()}::text[]) AS k ORDER BY k
+      ON CONFLICT (${sql.ref(key)}) DO NOTHING`)
+  }
+  await stmt.run(trx)
+}

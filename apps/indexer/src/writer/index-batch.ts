@@ -25,6 +25,8 @@ export interface IndexBatchOptions {
   logger?: Logger
   /** Write bsky's `notification` rows (INDEXER_NOTIFICATIONS); default true. */
   notifications?: boolean
+  /** Bulk mode (INDEXER_MODE=bulk): derived state deferred while a bulk load is open (src/bulk/). */
+  bulk?: boolean
 }
 
 export interface BatchResult {
@@ -72,15 +74,15 @@ async function inTransaction(
   metrics: IndexerMetrics | undefined,
   statementTimeoutMs: number | undefined,
   checks: HandleCheck[],
-  notifications = true,
+  opts: Pick<IndexBatchOptions, 'notifications' | 'bulk'>,
 ): Promise<Map<number, EventOutcome>> {
   const end = metrics?.transactionDuration.startTimer()
   try {
-    const { outcomes, stats, actors, handleChecks } = await database.db.transaction().execute(async (trx) => {
+    const { outcomes, stats, actors, handleChecks, deferred } = await database.db.transaction().execute(async (trx) => {
       if (statementTimeoutMs !== undefined) {
         await sql`SELECT set_config('statement_timeout', ${String(Math.max(0, Math.floor(statementTimeoutMs)))}, true)`.execute(trx)
       }
-      return writeBatch(trx, prepared, handles, { notifications })
+      return writeBatch(trx, prepared, handles, { notifications: opts.notifications, bulk: opts.bulk })
     })
     // Idempotent and commutative: when this fails the batch is retried (nothing acked yet).
     const after = new CombinedStatement()
@@ -88,6 +90,7 @@ async function inTransaction(
     await after.run(database.db)
     metrics?.aggregateRecounts.inc(stats.aggregateKeys)
     metrics?.recordsReconciled.inc(stats.reconciled)
+    if (deferred) metrics?.deferredBatches.inc()
     checks.push(...handleChecks)
     return outcomes
   } finally {
@@ -119,7 +122,7 @@ async function writePrepared(
   let attempts = Math.max(1, (opts.retries ?? 2) + 1)
   for (;;) {
     try {
-      const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs, checks, opts.notifications)
+      const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs, checks, opts)
       for (const [i, o] of res) outcomes[i] = o
       return false
     } catch (err) {

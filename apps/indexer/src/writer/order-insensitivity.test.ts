@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StreamEvent } from '@firehose/streams'
-import { createTestDb, dumpTable, type TestDb } from '../test/db.js'
+import { createTestDb, type TestDb } from '../test/db.js'
+import { snapshot, TABLES, TRUNCATE } from '../test/tables.js'
 import { generateHistory, rng, shuffle } from '../test/workload.js'
 import { indexBatch } from './index-batch.js'
 import { createDb } from '../db/database.js'
@@ -9,58 +10,9 @@ import { did, uriOf } from '../test/events.js'
 import { prepareEvents } from './prepare.js'
 import { NOTIFICATION_REASONS } from '@firehose/testkit'
 
-const TABLES: [string, string[]][] = [
-  ['record', []],
-  // record_tombstone.tombstonedAt is when the tombstone was written (for pruning), not data
-  ['record_tombstone', ['tombstonedAt']],
-  ['post', []],
-  ['feed_item', []],
-  ['like', []],
-  ['repost', []],
-  ['follow', []],
-  ['actor_block', []],
-  ['profile', []],
-  ['post_agg', []],
-  ['profile_agg', []],
-  ['duplicate_record', []],
-  ['quote', []],
-  ['post_embed_record', []],
-  ['post_embed_image', []],
-  ['post_embed_external', []],
-  ['post_embed_video', []],
-  ['post_embed_gallery_image', []],
-  ['op_thread_reply', []],
-  ['list', []],
-  ['list_item', []],
-  ['list_block', []],
-  ['feed_generator', []],
-  ['starter_pack', []],
-  ['labeler', []],
-  ['thread_gate', []],
-  ['post_gate', []],
-  ['verification', []],
-  ['reference_list_opt_out', []],
-  // (id: a sequence, in insertion order)
-  ['notification', ['id']],
-  ['actor_sync', []],
-  // actor.indexedAt is when the DID was first seen, which depends on delivery order
-  ['actor', ['indexedAt']],
-]
-
-const TRUNCATE = `record, record_tombstone, post, feed_item, "like", repost, follow, actor_block, profile, post_agg,
-  profile_agg, duplicate_record, quote, post_embed_record, post_embed_image, post_embed_external, post_embed_video, post_embed_gallery_image, op_thread_reply,
-  list, list_item, list_block, feed_generator, starter_pack, labeler, thread_gate, post_gate, verification,
-  reference_list_opt_out, notification, actor, actor_sync, indexer_snapshot_floor`
-
 const FLAGS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violatesEmbeddingRules']
 const flagsSeen = new Set<string>()
 const reasonsSeen = new Set<string>()
-
-async function snapshot(t: TestDb): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {}
-  for (const [table, exclude] of TABLES) out[table] = await dumpTable(t.database, table, exclude)
-  return out
-}
 
 async function applyAll(t: TestDb, batches: StreamEvent[][]): Promise<void> {
   for (const batch of batches) {

@@ -132,6 +132,11 @@ export const LOCK_URI = 0x1dc5_0003
 export const LOCK_AGG = 0x1dc5_0002
 /** Unique groups (one like per creator and subject): after the uri locks, before LOCK_AGG. */
 export const LOCK_GROUP = 0x1dc5_0004
+/**
+ * The bulk load (key 0, migration 0012): each batch takes it SHARED first, before any other lock,
+ * to read whether a load is open; closing the load takes it exclusively, alone in its transaction.
+ */
+export const LOCK_BULK = 0x1dc5_0005
 
 /**
  * The locks a batch takes before reading stored versions, in ONE statement and one global

@@ -1,17 +1,26 @@
 import type { HandleAnswer, HandleCheck } from './handles.js'
-import type { Prepared } from './prepare.js'
+import { isWrite, type Prepared } from './prepare.js'
 import type { Tx } from './sql.js'
 import { enableCounterDeltas } from './aggregates.js'
+import { sql } from 'kysely'
 import { applyAccountEvents, findStaleAccountEvents } from './phases/accounts.js'
 import { collectActorWrites } from './phases/actor-writes.js'
-import { updateFlags } from './phases/flags.js'
+import { flagsOfStored, updateFlags } from './phases/flags.js'
 import { lockNewVersions, lockStoredGroups } from './phases/group-locks.js'
 import { applyIdentityEvents } from './phases/identities.js'
-import { notify } from './phases/notify.js'
+import { notify, notifyStored } from './phases/notify.js'
 import { planRows, removeOldRows } from './phases/old-rows.js'
 import { finishReconcile, recount } from './phases/recount.js'
 import { dropWritesBeyondHorizon, gateWinners, settleLosers } from './phases/rev-gate.js'
-import { newBatchState, type ActorWrites, type BatchState, type EventOutcome, type WriteOptions, type WriteStats } from './phases/state.js'
+import {
+  newBatchState,
+  type ActorWrites,
+  type AppliedWrite,
+  type BatchState,
+  type EventOutcome,
+  type WriteOptions,
+  type WriteStats,
+} from './phases/state.js'
 import { readStoredVersions } from './phases/stored-versions.js'
 import { writeRows } from './phases/write-rows.js'
 
@@ -75,9 +84,62 @@ export async function writeBatch(
   prepared: readonly Prepared[],
   handles: ReadonlyMap<number, HandleAnswer>,
   opts: WriteOptions = {},
-): Promise<{ outcomes: Map<number, EventOutcome>; stats: WriteStats; actors: ActorWrites; handleChecks: HandleCheck[] }> {
-  await enableCounterDeltas(trx)
+): Promise<{
+  outcomes: Map<number, EventOutcome>
+  stats: WriteStats
+  actors: ActorWrites
+  handleChecks: HandleCheck[]
+  deferred: boolean
+}> {
   const b = newBatchState(trx, prepared, handles, opts)
+  b.deferred = await beginTransaction(trx, opts.bulk === true)
   for (const phase of BATCH_PHASES) await phase(b)
-  return { outcomes: b.outcomes, stats: b.stats, actors: b.actors, handleChecks: b.handleChecks }
+  return { outcomes: b.outcomes, stats: b.stats, actors: b.actors, handleChecks: b.handleChecks, deferred: b.deferred }
+}
+
+/**
+ * The batch's first statement: counter deltas on; in bulk mode, whether a bulk load is open
+ * (then the counters are deferred for the transaction: migration 0012). Returns whether derived
+ * state is deferred.
+ */
+async function beginTransaction(trx: Tx, bulk: boolean): Promise<boolean> {
+  if (!bulk) {
+    await enableCounterDeltas(trx)
+    return false
+  }
+  const r = await sql<{ deferred: boolean }>`SELECT indexer_bulk_batch_begin() AS deferred`.execute(trx)
+  return r.rows[0]?.deferred === true
+}
+
+/** The stored version of each op is taken as just written: the derived phases run on it, nothing else. */
+function storedAsWritten(b: BatchState): void {
+  b.writes = b.winners.filter((w) => b.outcomes.get(w.index)?.status === 'unchanged' && isWrite(w)) as AppliedWrite[]
+  b.deletes = []
+}
+
+/**
+ * The phases of deriveStored: a batch's locks and version lookup, then what is derived from
+ * other records (post flags, notifications) for the versions still stored; no row of the
+ * records themselves is written. Counters are left to an absolute recount.
+ */
+const DERIVE_PHASES: readonly BatchPhase[] = [
+  lockNewVersions,
+  readStoredVersions,
+  gateWinners,
+  storedAsWritten,
+  flagsOfStored,
+  notifyStored,
+]
+
+/**
+ * The bulk load's finish (src/bulk/finish.ts): `prepared` are `create`s of stored versions (their
+ * uri, cid, rev and record as stored); each still stored as it was has its post flags and
+ * notifications computed from what is stored, under the locks a batch writing it would take, so
+ * that batches of live indexers running meanwhile and this converge. Others are skipped (the
+ * batch that replaced or deleted them derived what it changed).
+ */
+export async function deriveStored(trx: Tx, prepared: readonly Prepared[], opts: WriteOptions = {}): Promise<void> {
+  await enableCounterDeltas(trx)
+  const b = newBatchState(trx, prepared, new Map(), opts)
+  for (const phase of DERIVE_PHASES) await phase(b)
 }

@@ -38,7 +38,13 @@ const CREATE_DELTAS = `IF to_regclass('pg_temp.indexer_counter_delta') IS NULL T
     CREATE TEMPORARY TABLE indexer_counter_delta (counter text NOT NULL, k text NOT NULL, d bigint NOT NULL) ON COMMIT DELETE ROWS;
   END IF;`
 
-const FUNCTION = `CREATE OR REPLACE FUNCTION indexer_count_delta() RETURNS trigger LANGUAGE plpgsql AS $fn$
+/**
+ * The trigger function. `prologue` runs first (migration 0012: counters deferred during a bulk
+ * load); empty here, so this migration's text is what it always was.
+ */
+export const countDeltaFunction = (
+  prologue = '',
+): string => `CREATE OR REPLACE FUNCTION indexer_count_delta() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   agg_table text := TG_ARGV[0];
   agg_key text := TG_ARGV[1];
@@ -47,7 +53,7 @@ DECLARE
   -- which rows count (never null), over the row named $row; all of them when absent
   pred text := coalesce(TG_ARGV[4], 'true');
   deltas text;
-BEGIN
+BEGIN${prologue}
   IF TG_OP = 'INSERT' THEN
     deltas := format('SELECT r.%1$I::text AS k, count(*)::bigint AS d FROM new_rows r WHERE r.%1$I IS NOT NULL AND %2$s GROUP BY 1',
       col, replace(pred, '$row', 'r'));
@@ -102,4 +108,4 @@ const triggers = (c: (typeof COUNTED)[number]): string[] => {
   ]
 }
 
-export const statements: readonly string[] = [FUNCTION, ENABLE, ...COUNTED.flatMap(triggers)]
+export const statements: readonly string[] = [countDeltaFunction(), ENABLE, ...COUNTED.flatMap(triggers)]

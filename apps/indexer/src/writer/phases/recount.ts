@@ -1,4 +1,4 @@
-import { recountAggregates } from '../aggregates.js'
+import { addCounterRows, recountAggregates } from '../aggregates.js'
 import { finishFloors } from '../reconcile.js'
 import type { BatchState } from './state.js'
 
@@ -9,5 +9,7 @@ export async function finishReconcile(b: BatchState): Promise<void> {
 
 /** Every aggregate counter the batch touched, recounted from the base tables (writer/aggregates.ts). */
 export async function recount(b: BatchState): Promise<void> {
+  // a bulk load's finish recounts every counter: the rows only, as a normal batch makes them
+  if (b.deferred) return addCounterRows(b.trx, b.aggs)
   b.stats.aggregateKeys = await recountAggregates(b.trx, b.aggs)
 }

@@ -20,6 +20,11 @@ export interface EventOutcome {
 export interface WriteOptions {
   /** Write bsky's `notification` rows (writer/notifications.ts); default true. */
   notifications?: boolean
+  /**
+   * Bulk mode (INDEXER_MODE=bulk, src/bulk/): while a bulk load is open, what is derived from
+   * other records (post flags, notifications, counters) is left to the load's finish.
+   */
+  bulk?: boolean
 }
 
 export interface WriteStats {
@@ -55,6 +60,8 @@ export interface BatchState {
   /** The verified handle of each identity event (by event index), or HANDLE_PENDING. */
   handles: ReadonlyMap<number, HandleAnswer>
   notifications: boolean
+  /** A bulk load is open and this batch is in bulk mode: derived state is left to its finish. */
+  deferred: boolean
   outcomes: Map<number, EventOutcome>
   // ---- the events, by kind
   ops: RecordOp[]
@@ -112,6 +119,7 @@ export function newBatchState(
     prepared,
     handles,
     notifications: opts.notifications ?? true,
+    deferred: false,
     outcomes: new Map(),
     ops: [],
     repos: [],

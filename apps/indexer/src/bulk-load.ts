@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * `node dist/bulk-load.js start|status|finish`: the bulk load of a first backfill
+ * (docs/operations.md "First backfill"). `start` opens it (bulk-mode indexers, INDEXER_MODE=bulk,
+ * then defer derived state); `status` prints it (JSON); `finish` closes it and derives what was
+ * deferred (resumable: run it again after a crash). Configured like the indexer: DATABASE_URL;
+ * BULK_FINISH_CHUNK records a transaction (default 1000); INDEXER_NOTIFICATIONS as the indexers.
+ */
+import { createLogger, isEntryPoint, parseConfig } from '@firehose/service'
+import { createDb } from './db/database.js'
+import { migrate } from './db/migrator.js'
+import { finishBulkLoad } from './bulk/finish.js'
+import { readBulkLoad, startBulkLoad, stateOf } from './bulk/load.js'
+
+const COMMANDS = ['start', 'status', 'finish'] as const
+
+if (isEntryPoint(import.meta.url)) {
+  const logger = createLogger('bulk-load')
+  const command = process.argv[2]
+  if (!COMMANDS.includes(command as (typeof COMMANDS)[number])) {
+    logger.error({ command }, `usage: bulk-load ${COMMANDS.join('|')}`)
+    process.exit(2)
+  }
+  const config = parseConfig(process.env, (r) => ({
+    databaseUrl: r.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? r.required('DATABASE_URL'),
+    databaseMigrationUrl: r.url('DATABASE_MIGRATION_URL', undefined, ['postgres:', 'postgresql:']),
+    chunk: r.int('BULK_FINISH_CHUNK', 1000, { min: 1, max: 100_000 }),
+    notifications: r.bool('INDEXER_NOTIFICATIONS', true),
+  }))
+  const database = createDb(config.databaseUrl, 2)
+  try {
+    await migrate(database, { migrationUrl: config.databaseMigrationUrl })
+    if (command === 'start') logger.info(await startBulkLoad(database), 'bulk load started: start the indexers with INDEXER_MODE=bulk')
+    else if (command === 'status') {
+      const load = await readBulkLoad(database)
+      process.stdout.write(`${JSON.stringify({ state: stateOf(load), ...load })}\n`)
+    } else {
+      const t0 = Date.now()
+      const res = await finishBulkLoad(database, { chunk: config.chunk, notifications: config.notifications, logger })
+      logger.info({ ...res, seconds: Math.round((Date.now() - t0) / 1000) }, 'bulk load finished')
+    }
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, `bulk-load ${command} failed`)
+    process.exitCode = 1
+  } finally {
+    await database.close()
+  }
+}

@@ -1,0 +1,191 @@
+// `pnpm bench indexer-bulk`: a first backfill's events (bench/indexer/events.mjs) indexed into an
+// empty database twice, in one run: by the normal path (the baseline), and by the bulk load
+// (`bulk-load start`, the real indexer with INDEXER_MODE=bulk draining the same stream, then
+// `bulk-load finish`, timed with the drain). The two databases are then compared table by table
+// (every table the writer fills, but for columns that are not data); the bench fails when they
+// differ. Last line: {"bench":"indexer-bulk","unit":"records/s","value":<bulk, finish
+// included>,"baseline":<normal>,...}.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { availableParallelism, loadavg } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { ensureServices } from '../../scripts/services-env.mjs'
+import { eventMix } from '../indexer/events.mjs'
+import { admin, drainWithIndexer, indexerNodeFlags, root, withDb } from '../lib/indexer-drain.mjs'
+import { cpuSeconds, serviceCpuMeter } from '../lib/service-cpu.mjs'
+import { report } from '../lib/report.mjs'
+
+function positive(name, fallback) {
+  const raw = process.env[name] ?? String(fallback)
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`)
+  return Number(raw)
+}
+const N = positive('BENCH_EVENTS', 60_000)
+const ACCOUNTS = positive('BENCH_ACCOUNTS', 20_000)
+const CONCURRENCY = process.env.INDEXER_CONCURRENCY_PER_SHARD ?? '100'
+const BATCH = process.env.INDEXER_READ_BATCH ?? '500'
+const BULK_BATCH = process.env.BENCH_BULK_BATCH ?? BATCH
+const NODE_FLAGS = indexerNodeFlags()
+const BULK_LOAD = join(root, 'apps/indexer/dist/bulk-load.js')
+// Columns that are not data: an id sequence, when a tombstone or an actor was written.
+const NOT_DATA = { notification: ['id'], record_tombstone: ['tombstonedAt'], actor: ['indexedAt'] }
+const TABLES = [
+  'record',
+  'record_tombstone',
+  'post',
+  'feed_item',
+  'like',
+  'repost',
+  'follow',
+  'actor_block',
+  'profile',
+  'post_agg',
+  'profile_agg',
+  'duplicate_record',
+  'quote',
+  'post_embed_record',
+  'post_embed_image',
+  'post_embed_external',
+  'post_embed_video',
+  'post_embed_gallery_image',
+  'op_thread_reply',
+  'list',
+  'list_item',
+  'list_block',
+  'feed_generator',
+  'starter_pack',
+  'labeler',
+  'thread_gate',
+  'post_gate',
+  'verification',
+  'reference_list_opt_out',
+  'notification',
+  'actor',
+  'actor_sync',
+  'indexer_snapshot_floor',
+]
+
+ensureServices(['REDIS_URL', 'DATABASE_URL', 'DATABASE_DIRECT_URL'])
+const tag = randomBytes(4).toString('hex')
+const rateOf = (n, ms) => Math.round((n * 1000) / ms)
+
+/** `node dist/bulk-load.js <command>` on database `dbName`; its wall clock and CPU. */
+function bulkLoad(command, dbName) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const child = spawn(process.execPath, [BULK_LOAD, command], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { PATH: process.env.PATH, DATABASE_URL: withDb(process.env.DATABASE_URL, dbName), LOG_LEVEL: 'warn', NODE_OPTIONS: NODE_FLAGS },
+    })
+    let cpu = 0
+    const sampler = setInterval(() => (cpu = Math.max(cpu, cpuSeconds(child.pid))), 100)
+    child.once('exit', (code) => {
+      clearInterval(sampler)
+      if (code === 0) resolve({ ms: performance.now() - t0, cpu })
+      else reject(new Error(`bulk-load ${command} exited with ${code}`))
+    })
+  })
+}
+
+/** Per table: row count and a digest of its rows (sorted, as text), columns that are not data left out. */
+async function digest(dbName) {
+  const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
+  await db.connect()
+  try {
+    const out = {}
+    for (const t of TABLES) {
+      const cols = (
+        await db.query(
+          `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = 'public' ORDER BY column_name`,
+          [t],
+        )
+      ).rows
+        .map((r) => r.column_name)
+        .filter((c) => !(NOT_DATA[t] ?? []).includes(c))
+      const list = cols.map((c) => `"${c}"`).join(', ')
+      const r = await db.query(
+        `SELECT count(*)::int AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h FROM (SELECT ${list} FROM "${t}") x`,
+      )
+      out[t] = r.rows[0]
+    }
+    return out
+  } finally {
+    await db.end()
+  }
+}
+
+const events = eventMix(N, { accounts: ACCOUNTS, tag })
+console.log(`indexer-bulk bench: ${events.length} events of the indexer bench's mix from ${ACCOUNTS} accounts, into empty databases`)
+console.log(
+  `normal: INDEXER_READ_BATCH=${BATCH}; bulk: INDEXER_MODE=bulk INDEXER_READ_BATCH=${BULK_BATCH}; INDEXER_CONCURRENCY_PER_SHARD=${CONCURRENCY}`,
+)
+const normalDb = `bench_norm_${tag}`
+const bulkDb = `bench_bulk_${tag}`
+await admin(`CREATE DATABASE ${normalDb}`)
+await admin(`CREATE DATABASE ${bulkDb}`)
+let failed = false
+try {
+  const normal = await drainWithIndexer(events, {
+    dbName: normalDb,
+    tag: `${tag}n`,
+    indexerMain: join(root, 'apps/indexer/dist/main.js'),
+    nodeFlags: NODE_FLAGS,
+    concurrency: CONCURRENCY,
+    batch: BATCH,
+  })
+  const us = (s) => ((s * 1e6) / events.length).toFixed(0)
+  const normalRate = rateOf(events.length, normal.ms)
+  console.log(
+    `normal: ${(normal.ms / 1000).toFixed(1)} s = ${normalRate} records/s; CPU per record: indexer ${us(normal.cpu)} µs, Postgres ${us(normal.services.postgres)} µs; peak RSS ${normal.hwmMb} MB`,
+  )
+
+  await bulkLoad('start', bulkDb) // (migrates the empty database first, as the indexer would)
+  const drained = await drainWithIndexer(events, {
+    dbName: bulkDb,
+    tag: `${tag}b`,
+    indexerMain: join(root, 'apps/indexer/dist/main.js'),
+    nodeFlags: NODE_FLAGS,
+    concurrency: CONCURRENCY,
+    batch: BULK_BATCH,
+    env: { INDEXER_MODE: 'bulk' },
+  })
+  const meter = serviceCpuMeter()
+  const finish = await bulkLoad('finish', bulkDb)
+  const finishPg = meter.total().postgres
+  const bulkMs = drained.ms + finish.ms
+  const bulkRate = rateOf(events.length, bulkMs)
+  console.log(
+    `bulk:   load ${(drained.ms / 1000).toFixed(1)} s (indexer ${us(drained.cpu)} µs, Postgres ${us(drained.services.postgres)} µs per record) + finish ${(finish.ms / 1000).toFixed(1)} s (${us(finish.cpu)} µs, Postgres ${us(finishPg)} µs per record) = ${bulkRate} records/s; peak RSS ${drained.hwmMb} MB`,
+  )
+  const [a, b] = await Promise.all([digest(normalDb), digest(bulkDb)])
+  const differ = TABLES.filter((t) => a[t].n !== b[t].n || a[t].h !== b[t].h)
+  console.log(`tables: ${TABLES.map((t) => `${t} ${a[t].n}`).join(', ')}`)
+  if (differ.length > 0) {
+    failed = true
+    console.error(
+      `the bulk load's tables differ from the normal path's: ${differ.map((t) => `${t} (${b[t].n} rows against ${a[t].n})`).join(', ')}`,
+    )
+  } else console.log(`the ${TABLES.length} tables are equal, row for row`)
+  if (normal.dlq + drained.dlq > 0) {
+    failed = true
+    console.error(`${normal.dlq + drained.dlq} entries were dead-lettered`)
+  }
+  console.log(
+    `load average: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${availableParallelism()} cores`,
+  )
+  report({
+    bench: 'indexer-bulk',
+    unit: 'records/s',
+    value: bulkRate,
+    baseline: normalRate,
+    peakRssMb: Math.max(normal.hwmMb, drained.hwmMb),
+  })
+} finally {
+  await admin(`DROP DATABASE IF EXISTS ${normalDb} WITH (FORCE)`)
+  await admin(`DROP DATABASE IF EXISTS ${bulkDb} WITH (FORCE)`)
+}
+if (failed) process.exitCode = 1
