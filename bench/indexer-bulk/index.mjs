@@ -28,6 +28,10 @@ const BATCH = process.env.INDEXER_READ_BATCH ?? '500'
 const BULK_BATCH = process.env.BENCH_BULK_BATCH ?? BATCH
 const NODE_FLAGS = indexerNodeFlags()
 const BULK_LOAD = join(root, 'apps/indexer/dist/bulk-load.js')
+// BENCH_BULK_KEEP=1: the bulk load's database is kept (its name printed), finished or, with
+// BENCH_BULK_FINISH=0, still open after the drain (to look at its statements and indexes).
+const KEEP = process.env.BENCH_BULK_KEEP === '1'
+const FINISH = process.env.BENCH_BULK_FINISH !== '0'
 // Columns that are not data: an id sequence, when a tombstone or an actor was written.
 const NOT_DATA = { notification: ['id'], record_tombstone: ['tombstonedAt'], actor: ['indexedAt'] }
 const TABLES = [
@@ -77,7 +81,12 @@ function bulkLoad(command, dbName) {
     const child = spawn(process.execPath, [BULK_LOAD, command], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { PATH: process.env.PATH, DATABASE_URL: withDb(process.env.DATABASE_URL, dbName), LOG_LEVEL: 'warn', NODE_OPTIONS: NODE_FLAGS },
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: withDb(process.env.DATABASE_URL, dbName),
+        LOG_LEVEL: process.env.BENCH_BULK_LOG_LEVEL ?? 'warn',
+        NODE_OPTIONS: NODE_FLAGS,
+      },
     })
     let cpu = 0
     const sampler = setInterval(() => (cpu = Math.max(cpu, cpuSeconds(child.pid))), 100)
@@ -151,6 +160,17 @@ try {
     batch: BULK_BATCH,
     env: { INDEXER_MODE: 'bulk' },
   })
+  if (!FINISH) console.log(`bulk: load ${(drained.ms / 1000).toFixed(1)} s; not finished (BENCH_BULK_FINISH=0)`)
+  else await finishAndCompare(normal, normalRate, drained, us)
+} finally {
+  await admin(`DROP DATABASE IF EXISTS ${normalDb} WITH (FORCE)`)
+  if (KEEP) console.log(`kept: database ${bulkDb}`)
+  else await admin(`DROP DATABASE IF EXISTS ${bulkDb} WITH (FORCE)`)
+}
+if (failed) process.exitCode = 1
+
+/** Finish the bulk load (timed with the drain), compare the two databases, report. */
+async function finishAndCompare(normal, normalRate, drained, us) {
   const meter = serviceCpuMeter()
   const finish = await bulkLoad('finish', bulkDb)
   const finishPg = meter.total().postgres
@@ -184,8 +204,4 @@ try {
     baseline: normalRate,
     peakRssMb: Math.max(normal.hwmMb, drained.hwmMb),
   })
-} finally {
-  await admin(`DROP DATABASE IF EXISTS ${normalDb} WITH (FORCE)`)
-  await admin(`DROP DATABASE IF EXISTS ${bulkDb} WITH (FORCE)`)
 }
-if (failed) process.exitCode = 1

@@ -4,7 +4,8 @@
  * (docs/operations.md "First backfill"). `start` opens it (bulk-mode indexers, INDEXER_MODE=bulk,
  * then defer derived state); `status` prints it (JSON); `finish` closes it and derives what was
  * deferred (resumable: run it again after a crash). Configured like the indexer: DATABASE_URL;
- * BULK_FINISH_CHUNK records a transaction (default 1000); INDEXER_NOTIFICATIONS as the indexers.
+ * BULK_FINISH_CHUNK records a transaction (default 1000), BULK_FINISH_CONCURRENCY transactions at once
+ * (default 4); INDEXER_NOTIFICATIONS as the indexers.
  */
 import { createLogger, isEntryPoint, parseConfig } from '@firehose/service'
 import { createDb } from './db/database.js'
@@ -25,9 +26,11 @@ if (isEntryPoint(import.meta.url)) {
     databaseUrl: r.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? r.required('DATABASE_URL'),
     databaseMigrationUrl: r.url('DATABASE_MIGRATION_URL', undefined, ['postgres:', 'postgresql:']),
     chunk: r.int('BULK_FINISH_CHUNK', 1000, { min: 1, max: 100_000 }),
+    concurrency: r.int('BULK_FINISH_CONCURRENCY', 4, { min: 1, max: 64 }),
     notifications: r.bool('INDEXER_NOTIFICATIONS', true),
   }))
-  const database = createDb(config.databaseUrl, 2)
+  // (the finish's transactions at once, and its reads ahead)
+  const database = createDb(config.databaseUrl, config.concurrency + 2)
   try {
     await migrate(database, { migrationUrl: config.databaseMigrationUrl })
     if (command === 'start') logger.info(await startBulkLoad(database), 'bulk load started: start the indexers with INDEXER_MODE=bulk')
@@ -36,7 +39,12 @@ if (isEntryPoint(import.meta.url)) {
       process.stdout.write(`${JSON.stringify({ state: stateOf(load), ...load })}\n`)
     } else {
       const t0 = Date.now()
-      const res = await finishBulkLoad(database, { chunk: config.chunk, notifications: config.notifications, logger })
+      const res = await finishBulkLoad(database, {
+        chunk: config.chunk,
+        concurrency: config.concurrency,
+        notifications: config.notifications,
+        logger,
+      })
       logger.info({ ...res, seconds: Math.round((Date.now() - t0) / 1000) }, 'bulk load finished')
     }
   } catch (err) {

@@ -131,7 +131,7 @@ describe('bulk load == normal path', () => {
       const finishKilled = await killWhenInTransaction(
         bulk,
         finishing,
-        `EXISTS (SELECT 1 FROM indexer_bulk_load WHERE step LIKE 'derive:%' AND "after" <> '')`,
+        `EXISTS (SELECT 1 FROM indexer_bulk_load WHERE step = 'derive' AND "after" <> '')`,
       )
       await finishing.catch(() => {})
       await first.close().catch(() => {})

@@ -1,25 +1,22 @@
 import { sql } from 'kysely'
-import type { LexRecord, RecordWriteEvent } from '@firehose/streams'
 import type { Logger } from '@firehose/service'
 import type { Database } from '../db/database.js'
 import { recountCounters } from '../recount-counters.js'
-import { prepareEvents } from '../writer/prepare.js'
-import { deriveStored } from '../writer/write-batch.js'
+import { deriveAll } from './derive.js'
 import { closeBulkLoad, readBulkLoad, stateOf, BulkLoadError } from './load.js'
 
 /**
- * The tables whose stored rows carry state derived from other records: post flags and
- * notifications (posts), notifications (the others). Each row's record is derived once, in uri
- * order, table by table.
+ * The finish's steps, in order; the load's row says which one it is at (a crash resumes there).
+ * `derive` runs the tables at once, each with its own cursor (the row's `after`: a JSON object,
+ * table → last uri done: bulk/derive.ts).
  */
-export const DERIVED_TABLES = ['post', 'profile', 'like', 'repost', 'follow', 'verification'] as const
-
-/** The finish's steps, in order; the load's row says which one it is at (a crash resumes there). */
-export const FINISH_STEPS = [...DERIVED_TABLES.map((t) => `derive:${t}`), 'sweep', 'recount', 'done'] as const
+export const FINISH_STEPS = ['derive', 'sweep', 'recount', 'done'] as const
 
 export interface FinishOptions {
   /** Records per transaction (BULK_FINISH_CHUNK; default 1000). */
   chunk?: number
+  /** Transactions at once while deriving (BULK_FINISH_CONCURRENCY; default 4). */
+  concurrency?: number
   notifications?: boolean
   logger?: Logger
   /** Attempts of a chunk on deadlock (a live batch locking the same keys). */
@@ -30,9 +27,9 @@ export interface FinishResult {
   derived: number
   swept: number
   counters: number
+  /** Seconds each step took (in this run). */
+  seconds: Partial<Record<(typeof FINISH_STEPS)[number], number>>
 }
-
-const RETRYABLE = new Set(['40P01', '40001'])
 
 /**
  * Finish the bulk load: close it (no batch defers any more), then derive, from what is stored,
@@ -41,14 +38,14 @@ const RETRYABLE = new Set(['40P01', '40001'])
  * notifications left to records no longer stored go (a bulk batch's delete did not remove
  * them), and every counter is recounted. Live indexers may write meanwhile: each step computes
  * from what is stored, under the locks their batches take. Resumable: the load's row records
- * the step and the last uri done, in the transaction that did it.
+ * the step and how far it got.
  */
 export async function finishBulkLoad(database: Database, opts: FinishOptions = {}): Promise<FinishResult> {
   const chunk = opts.chunk ?? 1000
   const log = opts.logger
   const load = await readBulkLoad(database)
   if (!load) throw new BulkLoadError('no bulk load to finish (start one first)')
-  const result: FinishResult = { derived: 0, swept: 0, counters: 0 }
+  const result: FinishResult = { derived: 0, swept: 0, counters: 0, seconds: {} }
   if (stateOf(load) === 'finished') return result
   await closeBulkLoad(database)
   let step = load.step ?? FINISH_STEPS[0]
@@ -57,9 +54,13 @@ export async function finishBulkLoad(database: Database, opts: FinishOptions = {
   for (let i = FINISH_STEPS.indexOf(step as (typeof FINISH_STEPS)[number]); i < FINISH_STEPS.length; i++) {
     step = FINISH_STEPS[i] as string
     if (step === 'done') break
-    if (step.startsWith('derive:')) result.derived += await deriveTable(database, step.slice('derive:'.length), after, chunk, opts)
-    else if (step === 'sweep') result.swept += await sweepNotifications(database, after, chunk, log)
+    const t0 = performance.now()
+    if (step === 'derive') {
+      const cursors = (after === '' ? {} : JSON.parse(after)) as Record<string, string>
+      result.derived += await deriveAll(database, cursors, { ...opts, chunk, concurrency: opts.concurrency ?? 4 })
+    } else if (step === 'sweep') result.swept += await sweepNotifications(database, after, chunk, log)
     else if (step === 'recount') result.counters += (await recountCounters(database, { chunk: chunk * 5, logger: log })).keys
+    result.seconds[step as (typeof FINISH_STEPS)[number]] = Math.round(performance.now() - t0) / 1000
     after = ''
     await setStep(database, FINISH_STEPS[i + 1] as string, '')
   }
@@ -70,56 +71,6 @@ export async function finishBulkLoad(database: Database, opts: FinishOptions = {
 
 const setStep = (database: Database, step: string, after: string) =>
   sql`UPDATE indexer_bulk_load SET step = ${step}, "after" = ${after} WHERE id = 1`.execute(database.db)
-
-/** Derive the records of one table's rows, `chunk` a transaction, in uri order after `after`. */
-async function deriveTable(database: Database, table: string, after: string, chunk: number, opts: FinishOptions): Promise<number> {
-  let done = 0
-  for (;;) {
-    const rows = await sql<{ uri: string; cid: string; did: string; rev: string | null; json: string; indexedAt: string }>`
-      SELECT r.uri, r.cid, r.did, r.rev, r.json, r."indexedAt" FROM ${sql.table(table)} t
-        CROSS JOIN LATERAL (SELECT * FROM record WHERE record.uri = t.uri LIMIT 1) r
-      WHERE t.uri > ${after} ORDER BY t.uri LIMIT ${chunk}`.execute(database.db)
-    if (rows.rows.length === 0) return done
-    const events: RecordWriteEvent[] = rows.rows.flatMap((r) => {
-      // (a record written by bsky's indexer has no rev: not written by a bulk batch)
-      if (r.rev === null) return []
-      const [, , did, collection, rkey] = r.uri.split('/')
-      if (!did || !collection || !rkey) return []
-      return [
-        {
-          type: 'create',
-          seq: 0,
-          time: r.indexedAt,
-          did,
-          commit: r.cid,
-          rev: r.rev,
-          collection,
-          rkey,
-          cid: r.cid,
-          record: JSON.parse(r.json) as LexRecord,
-        },
-      ]
-    })
-    const last = rows.rows[rows.rows.length - 1]?.uri as string
-    let attempts = (opts.retries ?? 5) + 1
-    for (;;) {
-      try {
-        await database.db.transaction().execute(async (trx) => {
-          await deriveStored(trx, prepareEvents(events), { notifications: opts.notifications })
-          await sql`UPDATE indexer_bulk_load SET step = ${`derive:${table}`}, "after" = ${last} WHERE id = 1`.execute(trx)
-        })
-        break
-      } catch (err) {
-        const code = (err as { code?: unknown }).code
-        if (typeof code === 'string' && RETRYABLE.has(code) && --attempts > 0) continue
-        throw err
-      }
-    }
-    done += rows.rows.length
-    after = last
-    opts.logger?.info({ step: `derive:${table}`, after, records: done }, 'deriving')
-  }
-}
 
 /**
  * Notifications whose record is no longer stored: rows exist only for stored records (and

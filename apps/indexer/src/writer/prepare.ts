@@ -64,8 +64,10 @@ function unstorableField(event: StreamEvent): string | undefined {
  * Validate and classify each event (pure, outside any transaction). An event whose identifiers
  * hold text Postgres cannot store is refused (`invalid`); such text inside a record is
  * replaced (pg-text.ts) after the record was validated as sent, as bsky validates it.
+ * `stored`: the events are versions read back from `record` (bulk/finish.ts), which passed all
+ * of that when they were written: not validated again.
  */
-export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
+export function prepareEvents(events: readonly StreamEvent[], opts: { stored?: boolean } = {}): Prepared[] {
   return events.map((event, index): Prepared => {
     const field = unstorableField(event)
     if (field !== undefined) {
@@ -80,7 +82,10 @@ export function prepareEvents(events: readonly StreamEvent[]): Prepared[] {
         const module = moduleFor(event.collection)
         let aggKeys: AggKey[] = []
         let repaired: UnstorableReason[] | undefined
-        if (event.type !== 'delete') {
+        if (event.type !== 'delete' && opts.stored) {
+          // a stored version (bulk/finish.ts): validated, checked and made storable when written
+          aggKeys = module?.aggKeysOfRecord({ did: event.did, uri: '' }, event.record) ?? []
+        } else if (event.type !== 'delete') {
           const invalid = validateRecord(event.collection, event.record)
           if (invalid) return { kind: 'invalid', index, collection: event.collection, error: invalid }
           const refused = module?.check?.(event, event.record)
