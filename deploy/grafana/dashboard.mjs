@@ -140,6 +140,11 @@ line(
   ['Records written by collection', 'ops', [[`sum by (collection) (rate(indexer_records_written_total[${R}]))`, '{{collection}}']]],
   ['Events indexed by type', 'ops', [[`sum by (type, outcome) (rate(indexer_events_indexed_total[${R}]))`, '{{type}} {{outcome}}']]],
 )
+line([
+  'Bulk load: batches deferring derived state (INDEXER_MODE=bulk, while a load is open)',
+  'ops',
+  [[`sum by (instance) (rate(indexer_bulk_deferred_batches_total[${R}]))`, '{{instance}}']],
+])
 line(
   [
     'Batch duration p95 per instance',
