@@ -5,7 +5,8 @@
  * then defer derived state); `status` prints it (JSON); `finish` closes it and derives what was
  * deferred (resumable: run it again after a crash). Configured like the indexer: DATABASE_URL;
  * BULK_FINISH_CHUNK records a transaction (default 1000), BULK_FINISH_CONCURRENCY transactions at once
- * (default 4); INDEXER_NOTIFICATIONS as the indexers.
+ * (default 4); BULK_DEFER_INDEXES (auto: when the database holds no record; true; false) whether
+ * `start` drops the AppView-only indexes for the finish to build; INDEXER_NOTIFICATIONS as the indexers.
  */
 import { createLogger, isEntryPoint, parseConfig } from '@firehose/service'
 import { createDb } from './db/database.js'
@@ -27,14 +28,21 @@ if (isEntryPoint(import.meta.url)) {
     databaseMigrationUrl: r.url('DATABASE_MIGRATION_URL', undefined, ['postgres:', 'postgresql:']),
     chunk: r.int('BULK_FINISH_CHUNK', 1000, { min: 1, max: 100_000 }),
     concurrency: r.int('BULK_FINISH_CONCURRENCY', 4, { min: 1, max: 64 }),
+    deferIndexes: r.oneOf('BULK_DEFER_INDEXES', 'auto', ['auto', 'true', 'false'] as const),
     notifications: r.bool('INDEXER_NOTIFICATIONS', true),
   }))
   // (the finish's transactions at once, and its reads ahead)
   const database = createDb(config.databaseUrl, config.concurrency + 2)
   try {
     await migrate(database, { migrationUrl: config.databaseMigrationUrl })
-    if (command === 'start') logger.info(await startBulkLoad(database), 'bulk load started: start the indexers with INDEXER_MODE=bulk')
-    else if (command === 'status') {
+    if (command === 'start') {
+      const deferIndexes = config.deferIndexes === 'auto' ? 'auto' : config.deferIndexes === 'true'
+      const load = await startBulkLoad(database, { deferIndexes })
+      logger.info(
+        { startedAt: load.startedAt, deferredIndexes: load.deferredIndexes.map((i) => i.name) },
+        'bulk load started: start the indexers with INDEXER_MODE=bulk',
+      )
+    } else if (command === 'status') {
       const load = await readBulkLoad(database)
       process.stdout.write(`${JSON.stringify({ state: stateOf(load), ...load })}\n`)
     } else {

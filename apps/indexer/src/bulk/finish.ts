@@ -3,6 +3,7 @@ import type { Logger } from '@firehose/service'
 import type { Database } from '../db/database.js'
 import { recountCounters } from '../recount-counters.js'
 import { deriveAll } from './derive.js'
+import { buildIndexes } from './indexes.js'
 import { closeBulkLoad, readBulkLoad, stateOf, BulkLoadError } from './load.js'
 
 /**
@@ -10,7 +11,7 @@ import { closeBulkLoad, readBulkLoad, stateOf, BulkLoadError } from './load.js'
  * `derive` runs the tables at once, each with its own cursor (the row's `after`: a JSON object,
  * table → last uri done: bulk/derive.ts).
  */
-export const FINISH_STEPS = ['derive', 'sweep', 'recount', 'done'] as const
+export const FINISH_STEPS = ['derive', 'sweep', 'recount', 'indexes', 'done'] as const
 
 export interface FinishOptions {
   /** Records per transaction (BULK_FINISH_CHUNK; default 1000). */
@@ -36,7 +37,7 @@ export interface FinishResult {
  * everything the bulk-mode batches deferred: every stored post's flags and every stored record's
  * notifications (writer/write-batch.ts `deriveStored`: the rules and locks of the normal path),
  * notifications left to records no longer stored go (a bulk batch's delete did not remove
- * them), and every counter is recounted. Live indexers may write meanwhile: each step computes
+ * them), every counter is recounted, and the indexes the start deferred are built. Live indexers may write meanwhile: each step computes
  * from what is stored, under the locks their batches take. Resumable: the load's row records
  * the step and how far it got.
  */
@@ -60,6 +61,7 @@ export async function finishBulkLoad(database: Database, opts: FinishOptions = {
       result.derived += await deriveAll(database, cursors, { ...opts, chunk, concurrency: opts.concurrency ?? 4 })
     } else if (step === 'sweep') result.swept += await sweepNotifications(database, after, chunk, log)
     else if (step === 'recount') result.counters += (await recountCounters(database, { chunk: chunk * 5, logger: log })).keys
+    else if (step === 'indexes') await buildIndexes(database, load.deferredIndexes, log)
     result.seconds[step as (typeof FINISH_STEPS)[number]] = Math.round(performance.now() - t0) / 1000
     after = ''
     await setStep(database, FINISH_STEPS[i + 1] as string, '')

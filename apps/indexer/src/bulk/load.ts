@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.js'
 import { LOCK_BULK } from '../writer/sql.js'
+import { dropAppViewIndexes, type DeferredIndex } from './indexes.js'
 
 /**
  * The bulk load of a first backfill (migration 0012; docs/operations.md "First backfill"): at most
@@ -16,6 +17,8 @@ export interface BulkLoad {
   /** The finish's current step (FINISH_STEPS) and the last key it completed. */
   step: string | null
   after: string | null
+  /** The AppView-only indexes the start dropped, which the finish builds (bulk/indexes.ts). */
+  deferredIndexes: DeferredIndex[]
 }
 
 export type BulkLoadState = 'none' | 'open' | 'finishing' | 'finished'
@@ -29,22 +32,43 @@ export class BulkLoadError extends Error {
 
 /** The load's row, if any. */
 export async function readBulkLoad(database: Database): Promise<BulkLoad | undefined> {
-  const r = await sql<BulkLoad>`SELECT "startedAt", "closedAt", "finishedAt", step, "after" FROM indexer_bulk_load WHERE id = 1`.execute(
-    database.db,
-  )
+  const r = await sql<BulkLoad>`SELECT "startedAt", "closedAt", "finishedAt", step, "after", "deferredIndexes"
+    FROM indexer_bulk_load WHERE id = 1`.execute(database.db)
   return r.rows[0]
+}
+
+export interface StartOptions {
+  /**
+   * Drop the AppView-only indexes for the load (bulk/indexes.ts; the finish builds them):
+   * `auto` (the default) when the database holds no record yet.
+   */
+  deferIndexes?: boolean | 'auto'
+  /** `lock_timeout` of the index drops (default 10 s): they wait for the tables' readers. */
+  lockTimeoutMs?: number
 }
 
 /**
  * Open a load: from now on, bulk-mode batches defer derived state. Refused while one is open or
  * finishing; a finished load is replaced.
  */
-export async function startBulkLoad(database: Database): Promise<BulkLoad> {
-  const r = await sql<BulkLoad>`INSERT INTO indexer_bulk_load (id, "startedAt") VALUES (1, now())
-    ON CONFLICT (id) DO UPDATE SET "startedAt" = now(), "closedAt" = NULL, "finishedAt" = NULL, step = NULL, "after" = NULL
-      WHERE indexer_bulk_load."finishedAt" IS NOT NULL
-    RETURNING "startedAt", "closedAt", "finishedAt", step, "after"`.execute(database.db)
-  const load = r.rows[0]
+export async function startBulkLoad(database: Database, opts: StartOptions = {}): Promise<BulkLoad> {
+  const load = await database.db.transaction().execute(async (trx) => {
+    const r = await sql<BulkLoad>`INSERT INTO indexer_bulk_load (id, "startedAt") VALUES (1, now())
+      ON CONFLICT (id) DO UPDATE SET "startedAt" = now(), "closedAt" = NULL, "finishedAt" = NULL, step = NULL, "after" = NULL,
+        "deferredIndexes" = '[]'::jsonb
+        WHERE indexer_bulk_load."finishedAt" IS NOT NULL
+      RETURNING "startedAt", "closedAt", "finishedAt", step, "after", "deferredIndexes"`.execute(trx)
+    const row = r.rows[0]
+    if (!row) return undefined
+    const empty = async () => (await sql<{ empty: boolean }>`SELECT NOT EXISTS (SELECT 1 FROM record) AS empty`.execute(trx)).rows[0]?.empty
+    const defer = opts.deferIndexes ?? 'auto'
+    if (defer === true || (defer === 'auto' && (await empty()))) {
+      await sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.floor(opts.lockTimeoutMs ?? 10_000))}ms`}, true)`.execute(trx)
+      row.deferredIndexes = await dropAppViewIndexes(trx)
+      await sql`UPDATE indexer_bulk_load SET "deferredIndexes" = ${JSON.stringify(row.deferredIndexes)}::jsonb WHERE id = 1`.execute(trx)
+    }
+    return row
+  })
   if (!load) {
     const cur = await readBulkLoad(database)
     throw new BulkLoadError(`a bulk load is already ${stateOf(cur)} (started ${cur?.startedAt.toISOString()}): finish it first`)
