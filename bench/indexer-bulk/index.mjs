@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import pg from 'pg'
 import { ensureServices } from '../../scripts/services-env.mjs'
 import { eventMix } from '../indexer/events.mjs'
@@ -32,43 +33,10 @@ const BULK_LOAD = join(root, 'apps/indexer/dist/bulk-load.js')
 // BENCH_BULK_FINISH=0, still open after the drain (to look at its statements and indexes).
 const KEEP = process.env.BENCH_BULK_KEEP === '1'
 const FINISH = process.env.BENCH_BULK_FINISH !== '0'
-// Columns that are not data: an id sequence, when a tombstone or an actor was written.
-const NOT_DATA = { notification: ['id'], record_tombstone: ['tombstonedAt'], actor: ['indexedAt'] }
-const TABLES = [
-  'record',
-  'record_tombstone',
-  'post',
-  'feed_item',
-  'like',
-  'repost',
-  'follow',
-  'actor_block',
-  'profile',
-  'post_agg',
-  'profile_agg',
-  'duplicate_record',
-  'quote',
-  'post_embed_record',
-  'post_embed_image',
-  'post_embed_external',
-  'post_embed_video',
-  'post_embed_gallery_image',
-  'op_thread_reply',
-  'list',
-  'list_item',
-  'list_block',
-  'feed_generator',
-  'starter_pack',
-  'labeler',
-  'thread_gate',
-  'post_gate',
-  'verification',
-  'reference_list_opt_out',
-  'notification',
-  'actor',
-  'actor_sync',
-  'indexer_snapshot_floor',
-]
+// The tables the writer fills and their columns that are not data (apps/indexer/src/db/written-tables.ts).
+const { WRITTEN_TABLES } = await import(pathToFileURL(join(root, 'apps/indexer/dist/db/written-tables.js')).href)
+const TABLES = [...WRITTEN_TABLES.map(([t]) => t), 'indexer_snapshot_floor']
+const NOT_DATA = Object.fromEntries(WRITTEN_TABLES)
 
 ensureServices(['REDIS_URL', 'DATABASE_URL', 'DATABASE_DIRECT_URL'])
 const tag = randomBytes(4).toString('hex')
@@ -136,14 +104,18 @@ await admin(`CREATE DATABASE ${normalDb}`)
 await admin(`CREATE DATABASE ${bulkDb}`)
 let failed = false
 try {
-  const normal = await drainWithIndexer(events, {
-    dbName: normalDb,
-    tag: `${tag}n`,
-    indexerMain: join(root, 'apps/indexer/dist/main.js'),
-    nodeFlags: NODE_FLAGS,
-    concurrency: CONCURRENCY,
-    batch: BATCH,
-  })
+  /** The real indexer process drains the events into `dbName` (bench/lib/indexer-drain.mjs). */
+  const drain = (dbName, suffix, batch, env = {}) =>
+    drainWithIndexer(events, {
+      dbName,
+      tag: `${tag}${suffix}`,
+      indexerMain: join(root, 'apps/indexer/dist/main.js'),
+      nodeFlags: NODE_FLAGS,
+      concurrency: CONCURRENCY,
+      batch,
+      env,
+    })
+  const normal = await drain(normalDb, 'n', BATCH)
   const us = (s) => ((s * 1e6) / events.length).toFixed(0)
   const normalRate = rateOf(events.length, normal.ms)
   console.log(
@@ -151,15 +123,7 @@ try {
   )
 
   await bulkLoad('start', bulkDb) // (migrates the empty database first, as the indexer would)
-  const drained = await drainWithIndexer(events, {
-    dbName: bulkDb,
-    tag: `${tag}b`,
-    indexerMain: join(root, 'apps/indexer/dist/main.js'),
-    nodeFlags: NODE_FLAGS,
-    concurrency: CONCURRENCY,
-    batch: BULK_BATCH,
-    env: { INDEXER_MODE: 'bulk' },
-  })
+  const drained = await drain(bulkDb, 'b', BULK_BATCH, { INDEXER_MODE: 'bulk' })
   if (!FINISH) console.log(`bulk: load ${(drained.ms / 1000).toFixed(1)} s; not finished (BENCH_BULK_FINISH=0)`)
   else await finishAndCompare(normal, normalRate, drained, us)
 } finally {
