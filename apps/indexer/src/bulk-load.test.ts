@@ -23,11 +23,11 @@ import { indexBatch } from './writer/index-batch.js'
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bulk-load.js')
 const run = promisify(execFile)
 
-/** `node dist/bulk-load.js <args>` on `db`: its exit code and output. */
-async function cli(db: TestDb, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+/** `node dist/bulk-load.js <command>` on `db`: its exit code and output. */
+async function cli(db: TestDb, command: string, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   try {
-    const r = await run(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'info', BULK_FINISH_CHUNK: '25' },
+    const r = await run(process.execPath, [CLI, command], {
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url, LOG_LEVEL: 'info', BULK_FINISH_CHUNK: '25', ...env },
     })
     return { code: 0, out: r.stdout, err: r.stderr }
   } catch (e) {
@@ -60,10 +60,13 @@ describe('bulk-load: the operator command and INDEXER_MODE=bulk', () => {
     expect(() => loadConfig({ ...base, INDEXER_MODE: 'fast' })).toThrow(/INDEXER_MODE/)
   })
 
-  it('refuses what makes no sense: an unknown command, a finish without a load', async () => {
+  it('refuses what makes no sense: an unknown command, a bad setting, a finish without a load', async () => {
     const unknown = await cli(bulk, 'begin')
     expect(unknown.code).toBe(2)
     expect(unknown.out + unknown.err).toMatch(/usage: bulk-load start\|status\|finish/)
+    const bad = await cli(bulk, 'finish', { BULK_FINISH_CONCURRENCY: '0' })
+    expect(bad.code).toBe(2)
+    expect(bad.err).toMatch(/BULK_FINISH_CONCURRENCY/)
     const none = await cli(bulk, 'finish')
     expect(none.code).toBe(1)
     expect(none.out + none.err).toMatch(/no bulk load to finish/)

@@ -8,7 +8,7 @@
  * (default 4); BULK_DEFER_INDEXES (auto: when the database holds no record; true; false) whether
  * `start` drops the AppView-only indexes for the finish to build; INDEXER_NOTIFICATIONS as the indexers.
  */
-import { createLogger, isEntryPoint, parseConfig } from '@firehose/service'
+import { ConfigError, createLogger, EXIT_CONFIG, isEntryPoint, parseConfig } from '@firehose/service'
 import { createDb } from './db/database.js'
 import { migrate } from './db/migrator.js'
 import { finishBulkLoad } from './bulk/finish.js'
@@ -23,14 +23,23 @@ if (isEntryPoint(import.meta.url)) {
     logger.error({ command }, `usage: bulk-load ${COMMANDS.join('|')}`)
     process.exit(2)
   }
-  const config = parseConfig(process.env, (r) => ({
-    databaseUrl: r.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? r.required('DATABASE_URL'),
-    databaseMigrationUrl: r.url('DATABASE_MIGRATION_URL', undefined, ['postgres:', 'postgresql:']),
-    chunk: r.int('BULK_FINISH_CHUNK', 1000, { min: 1, max: 100_000 }),
-    concurrency: r.int('BULK_FINISH_CONCURRENCY', 4, { min: 1, max: 64 }),
-    deferIndexes: r.oneOf('BULK_DEFER_INDEXES', 'auto', ['auto', 'true', 'false'] as const),
-    notifications: r.bool('INDEXER_NOTIFICATIONS', true),
-  }))
+  const readConfig = () =>
+    parseConfig(process.env, (r) => ({
+      databaseUrl: r.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']) ?? r.required('DATABASE_URL'),
+      databaseMigrationUrl: r.url('DATABASE_MIGRATION_URL', undefined, ['postgres:', 'postgresql:']),
+      chunk: r.int('BULK_FINISH_CHUNK', 1000, { min: 1, max: 100_000 }),
+      concurrency: r.int('BULK_FINISH_CONCURRENCY', 4, { min: 1, max: 64 }),
+      deferIndexes: r.oneOf('BULK_DEFER_INDEXES', 'auto', ['auto', 'true', 'false'] as const),
+      notifications: r.bool('INDEXER_NOTIFICATIONS', true),
+    }))
+  let config: ReturnType<typeof readConfig>
+  try {
+    config = readConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`bulk-load: ${err.message}\n`)
+    process.exit(EXIT_CONFIG)
+  }
   // (the finish's transactions at once, and its reads ahead)
   const database = createDb(config.databaseUrl, config.concurrency + 2)
   try {

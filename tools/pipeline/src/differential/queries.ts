@@ -108,6 +108,24 @@ export const notificationQuery = (excludedReplies: readonly string[]): string =>
     AND (n.reason = 'unverified' OR EXISTS (SELECT 1 FROM record r WHERE r.uri = n."recordUri" AND (r.cid = n."recordCid" OR n.reason = 'starterpack-joined')))
     AND NOT (n.reason = 'reply' AND n."recordUri" = ANY('{${excludedReplies.join(',')}}'::text[]))`
 
+/**
+ * On bsky's side: replies its AppView indexed before, or while, one of their ancestors (4 up).
+ * Its indexer runs the repos' events concurrently, so a reply to a post of another repo can be
+ * indexed first although it was created after; then the parent's "descendents" pass skips the
+ * parent's own author (its dedupe starts from the post's creator) and the reply notifies fewer
+ * ancestors than in order (writer/notifications.ts, "Differences"). Judged by the transaction ids
+ * that wrote their `record` rows: an ancestor's at or after the reply's, less `window` (the
+ * transactions that may have been in flight at once), counts as not seen by the reply.
+ */
+export const repliesIndexedBeforeAncestors = (window: number): string => `SELECT DISTINCT p.uri FROM post p
+    CROSS JOIN LATERAL (WITH RECURSIVE up(uri, depth) AS (
+      SELECT p."replyParent", 1
+      UNION ALL SELECT a."replyParent", u.depth + 1 FROM up u JOIN post a ON a.uri = u.uri WHERE a."replyParent" IS NOT NULL AND u.depth < 4
+    ) SELECT uri FROM up) anc
+    JOIN record rp ON rp.uri = p.uri JOIN record ra ON ra.uri = anc.uri
+  WHERE p.creator = ANY($1) AND p."replyParent" IS NOT NULL
+    AND ra.xmin::text::bigint > rp.xmin::text::bigint - ${window}`
+
 export const FLAGS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violatesEmbeddingRules'] as const
 
 /**
