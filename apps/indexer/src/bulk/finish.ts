@@ -37,9 +37,10 @@ export interface FinishResult {
  * everything the bulk-mode batches deferred: every stored post's flags and every stored record's
  * notifications (writer/write-batch.ts `deriveStored`: the rules and locks of the normal path),
  * notifications left to records no longer stored go (a bulk batch's delete did not remove
- * them), every counter is recounted, and the indexes the start deferred are built. Live indexers may write meanwhile: each step computes
- * from what is stored, under the locks their batches take. Resumable: the load's row records
- * the step and how far it got.
+ * them), every counter is recounted, and the indexes the start deferred are built. Live
+ * indexers may write meanwhile: each step computes from what is stored, under the locks their
+ * batches take. Resumable: the load's row records the step and how far it got (a step this
+ * build does not know starts the finish over: every step is idempotent).
  */
 export async function finishBulkLoad(database: Database, opts: FinishOptions = {}): Promise<FinishResult> {
   const chunk = opts.chunk ?? 1000
@@ -52,7 +53,9 @@ export async function finishBulkLoad(database: Database, opts: FinishOptions = {
   let step = load.step ?? FINISH_STEPS[0]
   let after = load.after ?? ''
   log?.info({ step, after }, 'bulk load closed: batches no longer defer; deriving what they deferred')
-  for (let i = FINISH_STEPS.indexOf(step as (typeof FINISH_STEPS)[number]); i < FINISH_STEPS.length; i++) {
+  const from = FINISH_STEPS.indexOf(step as (typeof FINISH_STEPS)[number])
+  if (from < 0) after = ''
+  for (let i = Math.max(0, from); i < FINISH_STEPS.length; i++) {
     step = FINISH_STEPS[i] as string
     if (step === 'done') break
     const t0 = performance.now()
