@@ -29,8 +29,8 @@ const BATCH = process.env.INDEXER_READ_BATCH ?? '500'
 const BULK_BATCH = process.env.BENCH_BULK_BATCH ?? BATCH
 const NODE_FLAGS = indexerNodeFlags()
 const BULK_LOAD = join(root, 'apps/indexer/dist/bulk-load.js')
-// BENCH_BULK_KEEP=1: the bulk load's database is kept (its name printed), finished or, with
-// BENCH_BULK_FINISH=0, still open after the drain (to look at its statements and indexes).
+// BENCH_BULK_KEEP=1: both databases are kept (their names printed), the bulk load's finished or,
+// with BENCH_BULK_FINISH=0, still open after the drain (to look at its statements and indexes).
 const KEEP = process.env.BENCH_BULK_KEEP === '1'
 const FINISH = process.env.BENCH_BULK_FINISH !== '0'
 // The tables the writer fills and their columns that are not data (apps/indexer/src/db/written-tables.ts).
@@ -93,6 +93,27 @@ async function digest(dbName) {
   }
 }
 
+/** A table's rows (as text, columns that are not data left out). */
+async function rowsOf(dbName, t) {
+  const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
+  await db.connect()
+  try {
+    const cols = (
+      await db.query(
+        `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = 'public' ORDER BY column_name`,
+        [t],
+      )
+    ).rows
+      .map((r) => r.column_name)
+      .filter((c) => !(NOT_DATA[t] ?? []).includes(c))
+    return new Set(
+      (await db.query(`SELECT x::text AS r FROM (SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM "${t}") x`)).rows.map((r) => r.r),
+    )
+  } finally {
+    await db.end()
+  }
+}
+
 const events = eventMix(N, { accounts: ACCOUNTS, tag })
 console.log(`indexer-bulk bench: ${events.length} events of the indexer bench's mix from ${ACCOUNTS} accounts, into empty databases`)
 console.log(
@@ -127,9 +148,8 @@ try {
   if (!FINISH) console.log(`bulk: load ${(drained.ms / 1000).toFixed(1)} s; not finished (BENCH_BULK_FINISH=0)`)
   else await finishAndCompare(normal, normalRate, drained, us)
 } finally {
-  await admin(`DROP DATABASE IF EXISTS ${normalDb} WITH (FORCE)`)
-  if (KEEP) console.log(`kept: database ${bulkDb}`)
-  else await admin(`DROP DATABASE IF EXISTS ${bulkDb} WITH (FORCE)`)
+  if (KEEP) console.log(`kept: databases ${normalDb} and ${bulkDb}`)
+  else for (const db of [normalDb, bulkDb]) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
 }
 if (failed) process.exitCode = 1
 
@@ -148,6 +168,12 @@ async function finishAndCompare(normal, normalRate, drained, us) {
   console.log(`tables: ${TABLES.map((t) => `${t} ${a[t].n}`).join(', ')}`)
   if (differ.length > 0) {
     failed = true
+    for (const t of differ) {
+      const [ra, rb] = await Promise.all([rowsOf(normalDb, t), rowsOf(bulkDb, t)])
+      const onlyA = [...ra].filter((r) => !rb.has(r)).slice(0, 5)
+      const onlyB = [...rb].filter((r) => !ra.has(r)).slice(0, 5)
+      console.error(`${t}: only in the normal path's: ${JSON.stringify(onlyA)}; only in the bulk load's: ${JSON.stringify(onlyB)}`)
+    }
     console.error(
       `the bulk load's tables differ from the normal path's: ${differ.map((t) => `${t} (${b[t].n} rows against ${a[t].n})`).join(', ')}`,
     )

@@ -155,17 +155,24 @@ type Notif = {
  * REPLY_DEPTH levels, the parent itself excluded): a batch writing such a reply locks them
  * shared (writer/phases/group-locks.ts), so that a batch deleting one of them either waits for
  * it (its pass over the descendants then sees the reply) or is seen by it (the chain ends there).
+ * Also the parents that are not stored (yet): the ancestors above them are read again once
+ * their writers' locks were waited for (`lockLateAncestors`).
  */
-export async function replyAncestors(trx: Tx, parents: readonly string[]): Promise<string[]> {
-  if (parents.length === 0) return []
-  const res = await sql<{ uri: string }>`WITH RECURSIVE up(uri, depth) AS (
+export async function replyAncestors(trx: Tx, parents: readonly string[]): Promise<{ ancestors: string[]; absentParents: string[] }> {
+  if (parents.length === 0) return { ancestors: [], absentParents: [] }
+  const res = await sql<{ uri: string; absent: boolean }>`WITH RECURSIVE up(uri, depth) AS (
       SELECT p."replyParent", 2 FROM unnest(${[...new Set(parents)]}::text[]) AS x(uri)
         CROSS JOIN LATERAL (SELECT "replyParent" FROM post WHERE uri = x.uri LIMIT 1) p WHERE p."replyParent" IS NOT NULL
       UNION ALL SELECT p."replyParent", u.depth + 1 FROM up u
         CROSS JOIN LATERAL (SELECT "replyParent" FROM post WHERE uri = u.uri LIMIT 1) p
         WHERE p."replyParent" IS NOT NULL AND u.depth < ${REPLY_DEPTH}
-    ) SELECT DISTINCT uri FROM up`.execute(trx)
-  return res.rows.map((r) => r.uri)
+    ) SELECT DISTINCT uri, false AS absent FROM up
+    UNION ALL SELECT DISTINCT x.uri, true FROM unnest(${[...new Set(parents)]}::text[]) AS x(uri)
+      WHERE NOT EXISTS (SELECT 1 FROM post WHERE uri = x.uri)`.execute(trx)
+  return {
+    ancestors: res.rows.flatMap((r) => (r.absent ? [] : [r.uri])),
+    absentParents: res.rows.flatMap((r) => (r.absent ? [r.uri] : [])),
+  }
 }
 
 /** Recompute the notifications of the batch's records (see above): one statement. */

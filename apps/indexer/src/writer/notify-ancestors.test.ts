@@ -7,12 +7,13 @@
  * reproduced here with a forced interleaving: the reply's batch is held just after its
  * notification statement (by an aggregate lock it takes next) while the delete runs to the end.
  */
+import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { StreamEvent } from '@firehose/streams'
 import { createTestDb, type TestDb } from '../test/db.js'
 import { createdAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
 import { indexBatch } from './index-batch.js'
-import { LOCK_AGG } from './sql.js'
+import { LOCK_AGG, LOCK_DID } from './sql.js'
 
 let t: TestDb
 const POST = 'app.bsky.feed.post'
@@ -82,6 +83,67 @@ describe('reply notifications and concurrent deletes of ancestors', () => {
       await Promise.all([replying, deleting])
     } finally {
       holder.release()
+    }
+    expect(await notifs()).toEqual(sequential)
+  })
+})
+
+describe('reply notifications and concurrent writes of ancestors', () => {
+  // g ← p ← r, each by another author; r names p as its root too (as the bench mix does), so
+  // nothing in r's record names g
+  const [G, P, R] = [did(81), did(82), did(83)]
+  const [gu, pu] = [uriOf(G, POST, 'g'), uriOf(P, POST, 'p')]
+  const postG = post(G, 'g', 1)
+  const postP = post(P, 'p', 2, { root: gu, parent: gu })
+  const postR = post(R, 'r', 3, { root: pu, parent: pu })
+
+  it("a reply whose parent and grandparent are written while its batch runs notifies the grandparent's author", async () => {
+    await index([postG])
+    await index([postP])
+    await index([postR])
+    const sequential = await notifs()
+    expect(sequential).toContain(`${G} ${R} reply ${uriOf(R, POST, 'r')}`)
+
+    await t.database.pool.query(`TRUNCATE record, record_tombstone, post, op_thread_reply, notification, post_agg, profile_agg`)
+    // (straight to Postgres: session locks through pgbouncer's transaction pooling would stay on
+    // whichever server connection took them, which the batches are then given)
+    const holder = new pg.Client({ connectionString: t.directUrl })
+    await holder.connect()
+    const waitingLocks = async (n: number) => {
+      for (let i = 0; ; i++) {
+        const waiting = await t.database.pool.query(`SELECT count(*)::int AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+        if (waiting.rows[0].n >= n) return
+        if (i > 400) {
+          const all = await t.database.pool.query(
+            `SELECT locktype, classid, objid, mode, granted FROM pg_locks WHERE locktype = 'advisory'`,
+          )
+          throw new Error(`a batch never reached the lock held for it: ${JSON.stringify(all.rows)}`)
+        }
+        await new Promise((r) => setTimeout(r, 25))
+      }
+    }
+    // session locks, let go one at a time
+    const lockR = [LOCK_DID, R] as const
+    const lockG = [LOCK_AGG, `profile_agg:${G}`] as const
+    try {
+      // r's batch reads the chain above p (not stored yet), then waits for its DID's lock
+      await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockR])
+      // g's batch will wait after its notification statement (on the aggregate lock it takes next)
+      await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockG])
+      const replying = index([postR])
+      await waitingLocks(1)
+      await index([postP]) // p committed while g is not stored yet
+      const writingG = index([postG]) // its pass over g's descendants sees p, not r (not written)
+      await waitingLocks(2)
+      // r's batch goes on while g's is not committed: it must wait for g's (or its rows miss g's
+      // author, and g's pass has missed r); give it the time it takes on its own, then let g go
+      await holder.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [...lockR])
+      await Promise.race([replying, new Promise((r) => setTimeout(r, 1500))])
+      await holder.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [...lockG])
+      await Promise.all([replying, writingG])
+    } finally {
+      await holder.end()
     }
     expect(await notifs()).toEqual(sequential)
   })

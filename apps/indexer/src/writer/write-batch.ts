@@ -6,7 +6,7 @@ import { sql } from 'kysely'
 import { applyAccountEvents, findStaleAccountEvents } from './phases/accounts.js'
 import { collectActorWrites } from './phases/actor-writes.js'
 import { flagsOfStored, updateFlags } from './phases/flags.js'
-import { lockNewVersions, lockStoredGroups } from './phases/group-locks.js'
+import { lockLateAncestors, lockNewVersions, lockStoredGroups } from './phases/group-locks.js'
 import { applyIdentityEvents } from './phases/identities.js'
 import { notify, notifyStored } from './phases/notify.js'
 import { planRows, removeOldRows } from './phases/old-rows.js'
@@ -69,6 +69,7 @@ export const BATCH_PHASES: readonly BatchPhase[] = [
   applyIdentityEvents, // handles
   applyAccountEvents, // account status; a deleted account's records
   updateFlags, // post gate flags and violations
+  lockLateAncestors, // ancestors of replies stored since they were read before the locks
   notify, // notifications
   finishReconcile, // raised snapshot floors: tombstones below them go
   recount, // aggregates, last: every phase may add keys

@@ -70,7 +70,10 @@ export interface BatchState {
   identities: { index: number; event: IdentityEvent }[]
   /** Snapshot floors (writer/reconcile.ts): stale ops below them, floors raised, deletes added. */
   floors: FloorPlan
-  // ---- locks: unique groups and reply pairs of the new versions / of the stored versions
+  // ---- locks: the parents of the batch's replies not stored when read before the locks, and the
+  // ancestors read then (group-locks.ts); unique groups and reply pairs of the new / stored versions
+  replyParents: string[]
+  ancestorsLocked: Set<string>
   newGroups: Map<string, boolean>
   storedKeys: Map<string, boolean>
   /** The last account event of each DID, if it is newer than the one applied. */
@@ -126,6 +129,8 @@ export function newBatchState(
     accounts: [],
     identities: [],
     floors: { stale: [], raised: new Map(), synthesized: new Set() },
+    replyParents: [],
+    ancestorsLocked: new Set(),
     newGroups: new Map(),
     storedKeys: new Map(),
     lastAccount: new Map(),
