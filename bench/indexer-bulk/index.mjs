@@ -66,53 +66,49 @@ function bulkLoad(command, dbName) {
   })
 }
 
-/** Per table: row count and a digest of its rows (sorted, as text), columns that are not data left out. */
-async function digest(dbName) {
+/** `fn` with a client of database `dbName` (straight to Postgres), closed after. */
+async function withClient(dbName, fn) {
   const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
   await db.connect()
   try {
-    const out = {}
-    for (const t of TABLES) {
-      const cols = (
-        await db.query(
-          `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = 'public' ORDER BY column_name`,
-          [t],
-        )
-      ).rows
-        .map((r) => r.column_name)
-        .filter((c) => !(NOT_DATA[t] ?? []).includes(c))
-      const list = cols.map((c) => `"${c}"`).join(', ')
-      const r = await db.query(
-        `SELECT count(*)::int AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h FROM (SELECT ${list} FROM "${t}") x`,
-      )
-      out[t] = r.rows[0]
-    }
-    return out
+    return await fn(db)
   } finally {
     await db.end()
   }
 }
 
-/** A table's rows (as text, columns that are not data left out). */
-async function rowsOf(dbName, t) {
-  const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
-  await db.connect()
-  try {
-    const cols = (
-      await db.query(
-        `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = 'public' ORDER BY column_name`,
-        [t],
-      )
-    ).rows
-      .map((r) => r.column_name)
-      .filter((c) => !(NOT_DATA[t] ?? []).includes(c))
-    return new Set(
-      (await db.query(`SELECT x::text AS r FROM (SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM "${t}") x`)).rows.map((r) => r.r),
+/** `SELECT <the table's data columns, by name> FROM <table>`: columns that are not data left out. */
+async function dataSelect(db, t) {
+  const cols = (
+    await db.query(
+      `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = 'public' ORDER BY column_name`,
+      [t],
     )
-  } finally {
-    await db.end()
-  }
+  ).rows
+    .map((r) => r.column_name)
+    .filter((c) => !(NOT_DATA[t] ?? []).includes(c))
+  return `SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM "${t}"`
 }
+
+/** Per table: row count and a digest of its rows (sorted, as text). */
+const digest = (dbName) =>
+  withClient(dbName, async (db) => {
+    const out = {}
+    for (const t of TABLES) {
+      const r = await db.query(
+        `SELECT count(*)::int AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h FROM (${await dataSelect(db, t)}) x`,
+      )
+      out[t] = r.rows[0]
+    }
+    return out
+  })
+
+/** A table's rows, as text. */
+const rowsOf = (dbName, t) =>
+  withClient(
+    dbName,
+    async (db) => new Set((await db.query(`SELECT x::text AS r FROM (${await dataSelect(db, t)}) x`)).rows.map((r) => r.r)),
+  )
 
 const events = eventMix(N, { accounts: ACCOUNTS, tag })
 console.log(`indexer-bulk bench: ${events.length} events of the indexer bench's mix from ${ACCOUNTS} accounts, into empty databases`)
