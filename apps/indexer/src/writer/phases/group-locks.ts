@@ -27,7 +27,7 @@ export async function lockNewVersions(b: BatchState): Promise<void> {
     ? b.ops.flatMap((o) => (o.collection === post.collection && isWrite(o) ? (replyRef(o.event.record, 'parent')?.uri ?? []) : []))
     : []
   const { ancestors: reads, absentParents } = await replyAncestors(b.trx, parents)
-  b.replyParents = absentParents
+  b.absentParents = absentParents
   b.ancestorsLocked = new Set(reads)
   b.floors = await lockWithFloors(b.trx, {
     exclusiveDids: [...b.accounts, ...b.identities.map((i) => i.event)].map((e) => e.did),
@@ -53,9 +53,9 @@ export async function lockNewVersions(b: BatchState): Promise<void> {
  * deadlock (retried).
  */
 export async function lockLateAncestors(b: BatchState): Promise<void> {
-  if (!b.notifications || b.deferred || b.replyParents.length === 0) return
+  if (!b.notifications || b.deferred || b.absentParents.length === 0) return
   const held = new Set(b.ops.flatMap((o) => [...o.locks, ...o.sharedLocks]))
-  const late = (await replyAncestors(b.trx, b.replyParents)).ancestors.filter((u) => !b.ancestorsLocked.has(u) && !held.has(u))
+  const late = (await replyAncestors(b.trx, b.absentParents)).ancestors.filter((u) => !b.ancestorsLocked.has(u) && !held.has(u))
   if (late.length > 0) await lockBatch(b.trx, [], [], [], late)
 }
 

@@ -72,7 +72,7 @@ export interface BatchState {
   floors: FloorPlan
   // ---- locks: the parents of the batch's replies not stored when read before the locks, and the
   // ancestors read then (group-locks.ts); unique groups and reply pairs of the new / stored versions
-  replyParents: string[]
+  absentParents: string[]
   ancestorsLocked: Set<string>
   newGroups: Map<string, boolean>
   storedKeys: Map<string, boolean>
@@ -129,7 +129,7 @@ export function newBatchState(
     accounts: [],
     identities: [],
     floors: { stale: [], raised: new Map(), synthesized: new Set() },
-    replyParents: [],
+    absentParents: [],
     ancestorsLocked: new Set(),
     newGroups: new Map(),
     storedKeys: new Map(),
