@@ -1,6 +1,12 @@
 import { sql } from 'kysely'
 import { createDb, type Database } from './database.js'
 import { migrations as allMigrations, type Migration } from './migrations/index.js'
+import { ensureStatementFunctions, type StatementFunction } from './statement-functions.js'
+import { NOTIFY } from '../writer/notifications.js'
+import { FLAGS_READ } from '../writer/post-flags.js'
+
+/** The writer's statements run as functions (db/statement-functions.ts). */
+export const STATEMENT_FUNCTIONS: readonly StatementFunction[] = [NOTIFY, FLAGS_READ]
 
 /**
  * Key of the transaction-scoped advisory lock migrators take. Session advisory locks do not
@@ -29,6 +35,8 @@ export interface MigrateOptions {
   migrationUrl?: string
   /** Override the list (tests). */
   migrations?: readonly Migration[]
+  /** The plan-kept statements to create after the migrations (default: the writer's). */
+  functions?: readonly StatementFunction[]
   /**
    * `lock_timeout` for the DDL (default 10 s): an ALTER waiting behind a long AppView query
    * would otherwise block every query queued after it. On timeout the migration is retried.
@@ -39,7 +47,8 @@ export interface MigrateOptions {
 }
 
 /**
- * Apply every pending migration in ONE transaction under `pg_advisory_xact_lock`: many
+ * Apply every pending migration in ONE transaction under `pg_advisory_xact_lock`, then create
+ * this build's statement functions that are missing (db/statement-functions.ts): many
  * indexers may start at once; the first applies, the others wait on the lock and then find
  * nothing to do. Applied names are kept in `indexer_migration` (not kysely's tables, which
  * bsky's own migrator owns).
@@ -54,7 +63,7 @@ export async function migrate(target: Database | string, opts: MigrateOptions = 
   try {
     for (;;) {
       try {
-        return await migrateOnce(database, list, lockTimeout)
+        return await migrateOnce(database, list, opts.functions ?? STATEMENT_FUNCTIONS, lockTimeout)
       } catch (err) {
         const code = err instanceof MigrationError ? (err.cause as { code?: unknown })?.code : undefined
         if (code !== '55P03' || --attempts <= 0) throw err
@@ -65,7 +74,25 @@ export async function migrate(target: Database | string, opts: MigrateOptions = 
   }
 }
 
-async function migrateOnce(database: Database, list: readonly Migration[], lockTimeout: string): Promise<MigrateResult> {
+/**
+ * Create this build's statement functions that are missing, under the migration lock, outside
+ * any migration: the writer's answer to a function Postgres does not find (a database restored
+ * from before this build migrated it, an indexer started with INDEXER_MIGRATE=false before any
+ * of its build migrated). Returns the names created.
+ */
+export async function ensureWriterFunctions(database: Database, functions = STATEMENT_FUNCTIONS): Promise<string[]> {
+  return database.db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.execute(trx)
+    return ensureStatementFunctions(trx, functions)
+  })
+}
+
+async function migrateOnce(
+  database: Database,
+  list: readonly Migration[],
+  functions: readonly StatementFunction[],
+  lockTimeout: string,
+): Promise<MigrateResult> {
   return database.db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.execute(trx)
     // after the advisory lock (which must wait as long as another migrator runs)
@@ -87,6 +114,11 @@ async function migrateOnce(database: Database, list: readonly Migration[], lockT
       }
       await trx.insertInto('indexer_migration').values({ name: m.name, appliedAt: new Date().toISOString() }).execute()
       applied.push(m.name)
+    }
+    try {
+      await ensureStatementFunctions(trx, functions)
+    } catch (err) {
+      throw new MigrationError(`statement functions: ${(err as Error).message}`, 'statement functions', err)
     }
     return { applied }
   })

@@ -2,6 +2,8 @@ import { sql } from 'kysely'
 import type { StreamEvent } from '@firehose/streams'
 import type { Logger } from '@firehose/service'
 import type { Database } from '../db/database.js'
+import { ensureWriterFunctions, STATEMENT_FUNCTIONS } from '../db/migrator.js'
+import { isMissingStatementFunction } from '../db/statement-functions.js'
 import { collectionLabel, type IndexerMetrics } from '../metrics.js'
 import { HANDLE_PENDING, trustingHandleVerifier, type HandleAnswer, type HandleCheck, type HandleVerifier } from './handles.js'
 import { prepareEvents, type Prepared } from './prepare.js'
@@ -120,6 +122,7 @@ async function writePrepared(
 ): Promise<boolean> {
   const metrics = opts.metrics
   let attempts = Math.max(1, (opts.retries ?? 2) + 1)
+  let recreated = false
   for (;;) {
     try {
       const res = await inTransaction(database, prepared, handles, metrics, opts.statementTimeoutMs, checks, opts)
@@ -127,6 +130,19 @@ async function writePrepared(
       return false
     } catch (err) {
       if (isRetryable(err) && --attempts > 0) continue
+      if (!recreated && isMissingStatementFunction(err, STATEMENT_FUNCTIONS)) {
+        // not the entries' fault: create them and write the batch again (a failure to create
+        // them, say for lack of privilege, fails the batch unacked as a lost connection would)
+        recreated = true
+        let created: string[]
+        try {
+          created = await ensureWriterFunctions(database)
+        } catch (e) {
+          throw new Error(`this build's statement functions are missing and could not be created: ${(e as Error).message}`)
+        }
+        opts.logger?.warn({ created }, "this build's statement functions were missing: created (run the migrations of each new build)")
+        continue
+      }
       const fail = (p: Prepared) => {
         const index = indexOf(p)
         outcomes[index] = { status: 'failed', error: new BatchWriteError((err as Error).message, index, err) }

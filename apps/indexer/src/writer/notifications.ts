@@ -1,10 +1,11 @@
-import { sql, type RawBuilder } from 'kysely'
+import { sql } from 'kysely'
 import type { LexRecord } from '@firehose/streams'
 import type { Row } from '../records/index.js'
 import { str, strongRef } from '../records/util.js'
 import { isWrite, recordUri, type RecordOp } from './prepare.js'
 import type { SoftDeletePlan, StoredTombstone } from './soft-delete.js'
 import type { Tx } from './sql.js'
+import { callStatementFunction, statementFunction } from '../db/statement-functions.js'
 
 /*
  * bsky's `notification` rows (its indexing plugins' notifsForInsert / notifsForDelete, 0.0.280),
@@ -236,78 +237,37 @@ export async function updateNotifications(trx: Tx, input: NotificationInputs): P
   if (posts.size + roots.size + profiles.size + unverifiedTargets.length + plain.length === 0 && groups.every((g) => g.uris.size === 0))
     return
 
-  const arr = (xs: Iterable<string>): RawBuilder<unknown> => sql`${[...xs]}::text[]`
-  // (only the groups the batch touches: fewer CTEs to plan)
-  const used = GROUPS.flatMap((spec, i) => {
-    const slot = groups[i]
-    return slot && (slot.uris.size > 0 || slot.keys.size > 0) ? [{ spec, i, slot }] : []
-  })
-  const groupCtes = used.map(({ spec, i, slot }) => {
+  const groupArgs = groups.flatMap((slot) => {
     const keys = [...slot.keys.values()]
-    return sql`,
-    g${sql.raw(String(i))}k AS (SELECT t.* FROM unnest(${arr(keys.map((k) => k[0]))}, ${arr(keys.map((k) => k[1]))}) AS k(c, s)
-      CROSS JOIN LATERAL (SELECT * FROM ${sql.raw(spec.table)} WHERE creator = k.c AND ${sql.raw(spec.subject)} = k.s OFFSET 0) t),
-    g${sql.raw(String(i))}u AS (SELECT unnest(${arr(slot.uris)}) AS uri UNION SELECT uri FROM g${sql.raw(String(i))}k
-      UNION SELECT d.uri FROM g${sql.raw(String(i))}k k CROSS JOIN LATERAL (SELECT uri FROM duplicate_record WHERE "duplicateOf" = k.uri OFFSET 0) d),
-    g${sql.raw(String(i))}n AS (WITH g AS (SELECT * FROM g${sql.raw(String(i))}k) ${sql.raw(spec.rows)})`
+    return [keys.map((k) => k[0]), keys.map((k) => k[1]), [...slot.uris]]
   })
-  const groupRows = used.map(({ i }) => sql.raw(`UNION ALL SELECT * FROM g${i}n`))
-  const groupUris = used.map(({ i }) => sql.raw(`UNION SELECT uri FROM g${i}u`))
-  const col = (f: (n: Notif) => string | null) => sql`${direct.map(f)}::text[]`
-  const pcol = (f: (n: (typeof plain)[number]) => string | null) => sql`${plain.map(f)}::text[]`
-
-  await sql`WITH RECURSIVE
-    descendant(uri, depth) AS (
-      SELECT c.uri, 1 FROM unnest(${arr(parents)}) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyParent" = s.u OFFSET 0) c
-      UNION ALL SELECT c.uri, d.depth + 1 FROM descendant d CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyParent" = d.uri OFFSET 0) c
-        WHERE d.depth < ${REPLY_DEPTH}
-    ),
-    pt AS (
-      SELECT unnest(${arr(posts)}) AS uri
-      UNION SELECT r.uri FROM unnest(${arr(roots)}) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = s.u OFFSET 0) r
-      UNION SELECT uri FROM descendant
-    ),
-    -- (every lookup a LATERAL index probe, kept one by LIMIT or OFFSET 0: a lateral subquery the
-    -- planner may pull up becomes a plain join, and on the small row estimates of unnest and of
-    -- the recursive work table it hashes whole tables: post, like, notification, each batch)
-    pp AS (SELECT p.uri, p.cid, p.creator, p."sortAt", p."replyParent", p."replyRoot", p."violatesThreadGate", p."violatesEmbeddingRules"
-      FROM pt CROSS JOIN LATERAL (SELECT * FROM post WHERE uri = pt.uri LIMIT 1) p),
-    pn AS (${sql.raw(POST_ROWS)}),
-    prn AS (
-      SELECT ${sql.raw(host('p."joinedViaStarterPackUri"'))} AS did, p.uri, p.cid, p.creator, 'starterpack-joined', p."joinedViaStarterPackUri", p."indexedAt"
-      FROM unnest(${arr(profiles)}) AS u(uri) CROSS JOIN LATERAL (SELECT * FROM profile WHERE uri = u.uri LIMIT 1) p
-      WHERE p."joinedViaStarterPackUri" IS NOT NULL
-    )${sql.join(groupCtes, sql``)},
-    c AS (
-      SELECT * FROM pn UNION ALL SELECT * FROM prn ${sql.join(groupRows, sql` `)}
-      UNION ALL SELECT * FROM unnest(${col((n) => n.did)}, ${col((n) => n.recordUri)}, ${col((n) => n.recordCid)}, ${col((n) => n.author)},
-        ${col((n) => n.reason)}, ${col((n) => n.reasonSubject)}, ${col((n) => n.sortAt)})
-      UNION ALL SELECT x.did, x.uri, x.cid, x.author, x.reason, x.subject, LEAST(x.ca, x.ia)
-        FROM unnest(${pcol((n) => n.did)}, ${pcol((n) => n.recordUri)}, ${pcol((n) => n.recordCid)}, ${pcol((n) => n.author)},
-          ${pcol((n) => n.reason)}, ${pcol((n) => n.reasonSubject)}, ${pcol((n) => n.createdAt)}, ${pcol((n) => n.indexedAt)})
-          AS x(did, uri, cid, author, reason, subject, ca, ia)
-    ),
-    due AS (
-      SELECT c.* FROM c AS c(did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
-        LEFT JOIN LATERAL (SELECT "upstreamStatus" FROM actor WHERE did = c.did LIMIT 1) a ON true
-      WHERE a."upstreamStatus" IS DISTINCT FROM 'deleted'
-    ),
-    tgt AS (SELECT uri FROM pt UNION SELECT unnest(${arr(profiles)}) UNION SELECT unnest(${arr(unverifiedTargets)}) ${sql.join(groupUris, sql` `)}
-      EXCEPT SELECT unnest(${arr(fresh)})),
-    stale AS (
-      SELECT n.id FROM tgt CROSS JOIN LATERAL (SELECT id, did, reason, "reasonSubject", "recordUri" FROM notification WHERE "recordUri" = tgt.uri OFFSET 0) n
-      WHERE (n.reason <> 'unverified' OR n."recordUri" = ANY(${arr(unverifiedTargets)}))
-        AND NOT EXISTS (SELECT 1 FROM due WHERE due."recordUri" = n."recordUri" AND due.did = n.did AND due.reason = n.reason
-          AND due."reasonSubject" IS NOT DISTINCT FROM n."reasonSubject")
-    ),
-    gone AS (DELETE FROM notification WHERE id = ANY(ARRAY(SELECT id FROM stale)))
-    INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
-    SELECT did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt" FROM due
-    ON CONFLICT ("recordUri", did, reason, (coalesce("reasonSubject", ''))) DO UPDATE
-      SET "recordCid" = excluded."recordCid", author = excluded.author, "sortAt" = excluded."sortAt"
-      WHERE (notification."recordCid", notification.author, notification."sortAt") IS DISTINCT FROM (excluded."recordCid", excluded.author, excluded."sortAt")`.execute(
-    trx,
-  )
+  const col = (f: (n: Notif) => string | null): (string | null)[] => direct.map(f)
+  const pcol = (f: (n: (typeof plain)[number]) => string | null): (string | null)[] => plain.map(f)
+  // (in NOTIFY_ARGS' order)
+  await callStatementFunction(NOTIFY, [
+    [...parents],
+    [...posts],
+    [...roots],
+    [...profiles],
+    ...groupArgs,
+    col((n) => n.did),
+    col((n) => n.recordUri),
+    col((n) => n.recordCid),
+    col((n) => n.author),
+    col((n) => n.reason),
+    col((n) => n.reasonSubject),
+    col((n) => n.sortAt),
+    pcol((n) => n.did),
+    pcol((n) => n.recordUri),
+    pcol((n) => n.recordCid),
+    pcol((n) => n.author),
+    pcol((n) => n.reason),
+    pcol((n) => n.reasonSubject),
+    pcol((n) => n.createdAt),
+    pcol((n) => n.indexedAt),
+    unverifiedTargets,
+    fresh,
+  ]).execute(trx)
 }
 
 /**
@@ -388,3 +348,94 @@ function unverifiedRows(input: NotificationInputs): Notif[] {
 export async function removeAccountNotifications(trx: Tx, did: string): Promise<void> {
   await sql`DELETE FROM notification WHERE did = ${did} OR author = ${did}`.execute(trx)
 }
+
+/*
+ * The statement of updateNotifications, one shape for every batch (a plan Postgres keeps:
+ * db/statement-functions.ts); an argument the batch has nothing for is an empty array. Every
+ * argument is a text[]:
+ */
+const NOTIFY_ARGS = [
+  'parents', // posts whose stored replies (to REPLY_DEPTH) are recomputed
+  'posts', // posts recomputed
+  'roots', // roots of a threadgate written: their replies are recomputed
+  'profiles',
+  // per GROUPS entry: the (creator, subject) keys touched, as two arrays, and the uris
+  ...GROUPS.flatMap((_, i) => [`g${i}Creators`, `g${i}Subjects`, `g${i}Uris`]),
+  // rows computed in JS (`unverified`), by column
+  ...['did', 'recordUri', 'recordCid', 'author', 'reason', 'reasonSubject', 'sortAt'].map((c) => `direct.${c}`),
+  // lone group rows (`plain`), by column
+  ...['did', 'recordUri', 'recordCid', 'author', 'reason', 'reasonSubject', 'createdAt', 'indexedAt'].map((c) => `plain.${c}`),
+  'unverifiedTargets', // uris whose `unverified` rows are recomputed
+  'fresh', // uris first written by this batch: no stale row to look for
+] as const
+const $ = (name: (typeof NOTIFY_ARGS)[number] | `g${number}${'Creators' | 'Subjects' | 'Uris'}`): string => {
+  const i = (NOTIFY_ARGS as readonly string[]).indexOf(name)
+  if (i < 0) throw new Error(`no notification argument ${name}`)
+  return `$${i + 1}`
+}
+const cols = (prefix: 'direct' | 'plain', names: readonly string[]): string =>
+  names.map((c) => $(`${prefix}.${c}` as (typeof NOTIFY_ARGS)[number])).join(', ')
+
+const NOTIFY_SQL = `WITH RECURSIVE
+    descendant(uri, depth) AS (
+      SELECT c.uri, 1 FROM unnest(${$('parents')}) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyParent" = s.u OFFSET 0) c
+      UNION ALL SELECT c.uri, d.depth + 1 FROM descendant d CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyParent" = d.uri OFFSET 0) c
+        WHERE d.depth < ${REPLY_DEPTH}
+    ),
+    pt AS (
+      SELECT unnest(${$('posts')}) AS uri
+      UNION SELECT r.uri FROM unnest(${$('roots')}) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = s.u OFFSET 0) r
+      UNION SELECT uri FROM descendant
+    ),
+    -- (every lookup a LATERAL index probe, kept one by LIMIT or OFFSET 0: a lateral subquery the
+    -- planner may pull up becomes a plain join, and on the small row estimates of unnest and of
+    -- the recursive work table it hashes whole tables: post, like, notification, each batch)
+    pp AS (SELECT p.uri, p.cid, p.creator, p."sortAt", p."replyParent", p."replyRoot", p."violatesThreadGate", p."violatesEmbeddingRules"
+      FROM pt CROSS JOIN LATERAL (SELECT * FROM post WHERE uri = pt.uri LIMIT 1) p),
+    pn AS (${POST_ROWS}),
+    prn AS (
+      SELECT ${host('p."joinedViaStarterPackUri"')} AS did, p.uri, p.cid, p.creator, 'starterpack-joined', p."joinedViaStarterPackUri", p."indexedAt"
+      FROM unnest(${$('profiles')}) AS u(uri) CROSS JOIN LATERAL (SELECT * FROM profile WHERE uri = u.uri LIMIT 1) p
+      WHERE p."joinedViaStarterPackUri" IS NOT NULL
+    )${GROUPS.map(
+      (spec, i) => `,
+    g${i}k AS (SELECT t.* FROM unnest(${$(`g${i}Creators`)}, ${$(`g${i}Subjects`)}) AS k(c, s)
+      CROSS JOIN LATERAL (SELECT * FROM ${spec.table} WHERE creator = k.c AND ${spec.subject} = k.s OFFSET 0) t),
+    g${i}u AS (SELECT unnest(${$(`g${i}Uris`)}) AS uri UNION SELECT uri FROM g${i}k
+      UNION SELECT d.uri FROM g${i}k k CROSS JOIN LATERAL (SELECT uri FROM duplicate_record WHERE "duplicateOf" = k.uri OFFSET 0) d),
+    g${i}n AS (WITH g AS (SELECT * FROM g${i}k) ${spec.rows})`,
+    ).join('')},
+    c AS (
+      SELECT * FROM pn UNION ALL SELECT * FROM prn ${GROUPS.map((_, i) => `UNION ALL SELECT * FROM g${i}n`).join(' ')}
+      UNION ALL SELECT * FROM unnest(${cols('direct', ['did', 'recordUri', 'recordCid', 'author', 'reason', 'reasonSubject', 'sortAt'])})
+      UNION ALL SELECT x.did, x.uri, x.cid, x.author, x.reason, x.subject, LEAST(x.ca, x.ia)
+        FROM unnest(${cols('plain', ['did', 'recordUri', 'recordCid', 'author', 'reason', 'reasonSubject', 'createdAt', 'indexedAt'])})
+          AS x(did, uri, cid, author, reason, subject, ca, ia)
+    ),
+    due AS (
+      SELECT c.* FROM c AS c(did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
+        LEFT JOIN LATERAL (SELECT "upstreamStatus" FROM actor WHERE did = c.did LIMIT 1) a ON true
+      WHERE a."upstreamStatus" IS DISTINCT FROM 'deleted'
+    ),
+    tgt AS (SELECT uri FROM pt UNION SELECT unnest(${$('profiles')}) UNION SELECT unnest(${$('unverifiedTargets')})
+      ${GROUPS.map((_, i) => `UNION SELECT uri FROM g${i}u`).join(' ')}
+      EXCEPT SELECT unnest(${$('fresh')})),
+    stale AS (
+      SELECT n.id FROM tgt CROSS JOIN LATERAL (SELECT id, did, reason, "reasonSubject", "recordUri" FROM notification WHERE "recordUri" = tgt.uri OFFSET 0) n
+      WHERE (n.reason <> 'unverified' OR n."recordUri" = ANY(${$('unverifiedTargets')}))
+        AND NOT EXISTS (SELECT 1 FROM due WHERE due."recordUri" = n."recordUri" AND due.did = n.did AND due.reason = n.reason
+          AND due."reasonSubject" IS NOT DISTINCT FROM n."reasonSubject")
+    ),
+    gone AS (DELETE FROM notification WHERE id = ANY(ARRAY(SELECT id FROM stale)))
+    INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
+    SELECT did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt" FROM due
+    ON CONFLICT ("recordUri", did, reason, (coalesce("reasonSubject", ''))) DO UPDATE
+      SET "recordCid" = excluded."recordCid", author = excluded.author, "sortAt" = excluded."sortAt"
+      WHERE (notification."recordCid", notification.author, notification."sortAt") IS DISTINCT FROM (excluded."recordCid", excluded.author, excluded."sortAt")`
+
+/** The notification statement as a function whose plan Postgres keeps (created by the migrator). */
+export const NOTIFY = statementFunction(
+  'indexer_notify',
+  NOTIFY_ARGS.map(() => 'text[]'),
+  NOTIFY_SQL,
+)

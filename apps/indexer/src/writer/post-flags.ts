@@ -3,6 +3,7 @@ import type { LexRecord } from '@firehose/streams'
 import { isObj } from '../records/util.js'
 import { isWrite, recordUri, type RecordOp } from './prepare.js'
 import type { Tx } from './sql.js'
+import { callStatementFunction, statementFunction } from '../db/statement-functions.js'
 
 const POST = 'app.bsky.feed.post'
 const THREADGATE = 'app.bsky.feed.threadgate'
@@ -87,6 +88,34 @@ const COLUMNS = ['hasThreadGate', 'hasPostGate', 'violatesThreadGate', 'violates
 const VALUES = [HAS_GATE(THREADGATE), HAS_GATE(POSTGATE), VIOLATES_THREAD_GATE, VIOLATES_EMBEDDING_RULES]
 
 /**
+ * The posts among those an op may change whose columns are not what they should be: their uri,
+ * replyParent, violations as stored (was, wasEmbed) and the four values (c0…c3, in COLUMNS'
+ * order). Arguments (text[]): posts, thread roots, quoted posts, and the owners and repliers of
+ * the pairs (`owner|replier`). Every lookup an index probe (LATERAL … per key, kept one by LIMIT
+ * or OFFSET 0, which the planner cannot pull up into a hash join over the whole table). A
+ * function whose plan Postgres keeps (db/statement-functions.ts).
+ */
+export const FLAGS_READ = statementFunction(
+  'indexer_post_flags',
+  ['text[]', 'text[]', 'text[]', 'text[]', 'text[]'],
+  `WITH t AS (
+      SELECT unnest($1) AS uri
+      UNION SELECT p.uri FROM unnest($2) AS r(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = r.u OFFSET 0) p
+      UNION SELECT q.uri FROM unnest($3) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM quote WHERE subject = s.u OFFSET 0) q
+      UNION SELECT p.uri FROM unnest($4, $5) AS x(o, s)
+        CROSS JOIN LATERAL (SELECT "postUri" FROM thread_gate WHERE creator = x.o OFFSET 0) g
+        CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = g."postUri" AND creator = x.s OFFSET 0) p
+    )
+    SELECT p.uri, p."replyParent", p."violatesThreadGate" AS was, p."violatesEmbeddingRules" AS "wasEmbed", v.*
+    FROM t
+      CROSS JOIN LATERAL (SELECT * FROM post WHERE uri = t.uri LIMIT 1) p
+      LEFT JOIN LATERAL (SELECT rev FROM record WHERE uri = p.uri LIMIT 1) pr ON true
+      CROSS JOIN LATERAL (SELECT ${VALUES.map((v, i) => `${v} AS c${i}`).join(',\n')}) v
+    WHERE ${COLUMNS.map((c, i) => `p."${c}" IS DISTINCT FROM v.c${i}`).join(' OR ')}`,
+  `TABLE(uri varchar, "replyParent" varchar, was boolean, "wasEmbed" boolean, ${COLUMNS.map((_, i) => `c${i} boolean`).join(', ')})`,
+)
+
+/**
  * Recompute the columns above for the posts whose inputs this batch's ops (`ops`: all of them,
  * `written`: the writes applied, `pairs`: `owner|replier` of the follows and list items applied)
  * may have changed, after the batch's other writes: one read, and one write when anything
@@ -123,28 +152,10 @@ export async function updatePostFlags(
   if (own.size === 0 && pairs.length === 0) return []
   const owners = pairs.map((p) => p.slice(0, p.indexOf('|')))
   const repliers = pairs.map((p) => p.slice(p.indexOf('|') + 1))
-  const changed = COLUMNS.map((c, i) => `p."${c}" IS DISTINCT FROM v.c${i}`).join(' OR ')
-  const values = VALUES.map((v, i) => `${v} AS c${i}`).join(',\n')
-  // Read first (every lookup an index probe: LATERAL … per key, kept one by LIMIT or OFFSET 0,
-  // which the planner cannot pull up into a hash join over the whole table), write only what changed:
-  // usually nothing, so the common batch costs one read.
-  const found = await sql<
+  // Read first, write only what changed: usually nothing, so the common batch costs one read.
+  const found = await callStatementFunction<
     { uri: string; replyParent: string | null; was: boolean | null; wasEmbed: boolean | null } & Record<`c${number}`, boolean | null>
-  >`
-    WITH t AS (
-      SELECT unnest(${[...own]}::text[]) AS uri
-      UNION SELECT p.uri FROM unnest(${[...roots]}::text[]) AS r(u) CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = r.u OFFSET 0) p
-      UNION SELECT q.uri FROM unnest(${[...quoted]}::text[]) AS s(u) CROSS JOIN LATERAL (SELECT uri FROM quote WHERE subject = s.u OFFSET 0) q
-      UNION SELECT p.uri FROM unnest(${owners}::text[], ${repliers}::text[]) AS x(o, s)
-        CROSS JOIN LATERAL (SELECT "postUri" FROM thread_gate WHERE creator = x.o OFFSET 0) g
-        CROSS JOIN LATERAL (SELECT uri FROM post WHERE "replyRoot" = g."postUri" AND creator = x.s OFFSET 0) p
-    )
-    SELECT p.uri, p."replyParent", p."violatesThreadGate" AS was, p."violatesEmbeddingRules" AS "wasEmbed", v.*
-    FROM t
-      CROSS JOIN LATERAL (SELECT * FROM post WHERE uri = t.uri LIMIT 1) p
-      LEFT JOIN LATERAL (SELECT rev FROM record WHERE uri = p.uri LIMIT 1) pr ON true
-      CROSS JOIN LATERAL (SELECT ${sql.raw(values)}) v
-    WHERE ${sql.raw(changed)}`.execute(trx)
+  >(FLAGS_READ, [[...own], [...roots], [...quoted], owners, repliers]).execute(trx)
   if (found.rows.length === 0) return []
   const rows = found.rows
   const arrays = COLUMNS.map((_, i) => sql`${rows.map((r) => r[`c${i}`] ?? null)}::boolean[]`)
