@@ -16,6 +16,9 @@
 # SERVICES_PG_DURABLE=1 (at the first start of a services folder; kept in its state): Postgres
 # with the production settings (fsync, full_page_writes, synchronous_commit on), for the tests
 # that crash it. Without it, Postgres trades durability for speed (see pg_opts).
+# SERVICES_PG_SHARED_BUFFERS (default 256MB; read at each start and restart of Postgres, not
+# kept): e.g. 2GB, the compose deploy's, to measure a large database as deployed
+# (bench/indexer-scale).
 #
 # Postgres and pgbouncer run as the `postgres` user when this runs as root. When that user
 # cannot reach the checkout (a private folder: `mktemp -d`, root's home), their files go to
@@ -145,7 +148,9 @@ start_redis() {
 pg_opts() {
   local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   [ "${PG_DURABLE:-}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
-  echo "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=256MB $durability -c max_locks_per_transaction=256"
+  local buffers=${SERVICES_PG_SHARED_BUFFERS:-256MB}
+  [[ $buffers =~ ^[0-9]+(kB|MB|GB)$ ]] || die "SERVICES_PG_SHARED_BUFFERS must be a size such as 256MB or 2GB, got '$buffers'"
+  echo "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=$buffers $durability -c max_locks_per_transaction=256"
 }
 
 start_postgres() {
@@ -160,10 +165,11 @@ start_postgres() {
     as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null 2>&1 \
       || as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
-  local attempt logged
+  local attempt logged opts
   for attempt in 1 2 3 4 5; do
+    opts=$(pg_opts) || exit 1
     logged=$(stat -c %s "$PG_DATA/postgres.log" 2>/dev/null || echo 0)
-    as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start -o "$(pg_opts)" >&2 && { STARTED+=(postgres); break; }
+    as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w -t 60 start -o "$opts" >&2 && { STARTED+=(postgres); break; }
     [ "$attempt" = 5 ] && die "postgres did not start (see $PG_DATA/postgres.log)"
     # only a port taken between the check and the bind is worth another try (this attempt's log)
     tail -c +$(( logged + 1 )) "$PG_DATA/postgres.log" 2>/dev/null | grep -q 'Address already in use' \
@@ -269,7 +275,9 @@ restart_one() {
       redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
       while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
       start_redis ;;
-    postgres) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w restart -o "$(pg_opts)" >/dev/null; log "postgres restarted" ;;
+    postgres)
+      local opts; opts=$(pg_opts) || exit 1
+      as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w restart -o "$opts" >/dev/null; log "postgres restarted" ;;
     pgbouncer)
       local pid; pid=$(cat "$RUN_DIR/pgbouncer/pgbouncer.pid")
       kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
