@@ -7,6 +7,7 @@ import { isEntryPoint } from '@firehose/service'
 import { GLOBAL_OPTIONS, parse } from './args.js'
 import type { Command } from './command.js'
 import { backfillCommands } from './commands/backfill.js'
+import { bulkLoadCommand } from './commands/bulk-load.js'
 import { consumersCommands } from './commands/consumers.js'
 import { cursorCommands } from './commands/cursor.js'
 import { dlqCommands } from './commands/dlq.js'
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   ...cursorCommands,
   ...consumersCommands,
   ...syncStateCommands,
+  bulkLoadCommand,
 ]
 
 const GLOBAL_HELP = `Global options:
