@@ -277,7 +277,9 @@ restart_one() {
       start_redis ;;
     postgres)
       local opts; opts=$(pg_opts) || exit 1
-      as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w restart -o "$opts" >/dev/null; log "postgres restarted" ;;
+      # (-l: the restarted server logs where `start` has it log, not to pg_ctl's stdout)
+      as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -m fast -w restart -o "$opts" >/dev/null
+      log "postgres restarted" ;;
     pgbouncer)
       local pid; pid=$(cat "$RUN_DIR/pgbouncer/pgbouncer.pid")
       kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
