@@ -205,16 +205,17 @@ export async function indexBatch(database: Database, events: readonly StreamEven
   const handleChecks: HandleCheck[] = []
   let isolated = false
   const gate = gateOf(database)
+  // (at most two rounds: the ops kept back go once the batches that blocked them are done)
   let pending: readonly Prepared[] = prepared
-  while (pending.length > 0) {
-    const { now, later, keys } = gate.split(pending)
+  for (let keepBack = true; pending.length > 0; keepBack = false) {
+    const { now, later, keys, blockers } = gate.split(pending, keepBack)
     try {
       if (now.length > 0 && (await slotsOf(database).run(() => writePrepared(database, now, handles, outcomes, handleChecks, opts))))
         isolated = true
     } finally {
       gate.release(keys)
     }
-    if (later.length > 0) await gate.waitFree(later)
+    if (later.length > 0) await gate.waitFor(blockers)
     pending = later
   }
   if (metrics) countOutcomes(metrics, events, outcomes)

@@ -3,10 +3,11 @@ import type { Prepared, RecordOp } from './prepare.js'
 import { KeyGate } from './key-gate.js'
 import { WriteSlots } from './write-slots.js'
 
-const op = (index: number, uri: string, also: string[] = []): Prepared => ({
+const op = (index: number, uri: string, also: string[] = [], reads: string[] = []): Prepared => ({
   kind: 'record',
-  op: { index, uri, locks: [uri, ...also] } as RecordOp,
+  op: { index, uri, locks: [uri, ...also], sharedLocks: reads } as RecordOp,
 })
+const uris = (ps: readonly Prepared[]): string[] => ps.map((p) => (p.kind === 'record' ? p.op.uri : ''))
 
 describe('KeyGate', () => {
   it('keeps back the ops of uris another batch holds, and lets them go when released', async () => {
@@ -17,7 +18,7 @@ describe('KeyGate', () => {
     expect(b.now.map((p) => (p.kind === 'record' ? p.op.uri : ''))).toEqual(['at://a/x/3'])
     expect(b.later).toHaveLength(2)
     let free = false
-    const waiting = gate.waitFree(b.later).then(() => (free = true))
+    const waiting = gate.waitFor(b.blockers).then(() => (free = true))
     gate.release(b.keys)
     await Promise.resolve()
     expect(free).toBe(false)
@@ -32,7 +33,55 @@ describe('KeyGate', () => {
     gate.split([op(0, post)])
     const b = gate.split([op(0, 'at://a/app.bsky.feed.threadgate/1', [post]), op(1, 'at://a/x/9')])
     expect(b.later.map((p) => (p.kind === 'record' ? p.op.uri : ''))).toEqual(['at://a/app.bsky.feed.threadgate/1'])
-    expect(b.keys).toEqual(['at://a/x/9'])
+    expect(b.keys.written).toEqual(['at://a/x/9'])
+  })
+})
+
+describe('KeyGate: reads (shared locks)', () => {
+  const post = 'at://did:a/app.bsky.feed.post/1'
+  const reply = (n: number): Prepared => op(n, `at://did:b/app.bsky.feed.post/${n}`, [], [post])
+
+  it('keeps back a reply whose parent another in-flight batch is writing, until that batch is done', async () => {
+    const gate = new KeyGate()
+    const a = gate.split([op(0, post)])
+    const b = gate.split([reply(10), op(11, 'at://did:b/x/11')])
+    expect(uris(b.now)).toEqual(['at://did:b/x/11'])
+    expect(uris(b.later)).toEqual(['at://did:b/app.bsky.feed.post/10'])
+    let free = false
+    const waiting = gate.waitFor(b.blockers).then(() => (free = true))
+    gate.release(b.keys)
+    await Promise.resolve()
+    expect(free).toBe(false)
+    gate.release(a.keys)
+    await waiting
+    expect(gate.split(b.later).now).toHaveLength(1)
+  })
+
+  it('lets a kept-back write go once the readers it waited for are done, whatever newer readers hold (no starvation)', async () => {
+    const gate = new KeyGate()
+    const a = gate.split([reply(10)])
+    const w = gate.split([op(0, post)])
+    expect(w.later).toHaveLength(1)
+    const c = gate.split([reply(30)]) // a newer reader of the same post, still in flight
+    expect(c.now).toHaveLength(1)
+    gate.release(a.keys)
+    await gate.waitFor(w.blockers)
+    // the second round keeps nothing back: the write waits on Postgres's lock queue, if at all
+    expect(gate.split(w.later).later).toHaveLength(1) // (c still reads it)
+    expect(gate.split(w.later, false).now).toHaveLength(1)
+  })
+
+  it('keeps back the write of a uri an in-flight batch reads; readers do not block each other', () => {
+    const gate = new KeyGate()
+    gate.split([reply(10)])
+    const b = gate.split([reply(20), op(0, post)])
+    expect(uris(b.now)).toEqual(['at://did:b/app.bsky.feed.post/20'])
+    expect(uris(b.later)).toEqual([post])
+  })
+
+  it('lets a batch that writes a uri and reads it in the same batch go at once', () => {
+    const gate = new KeyGate()
+    expect(gate.split([op(0, post), reply(10)]).now).toHaveLength(2)
   })
 })
 

@@ -1,50 +1,101 @@
-import type { Prepared } from './prepare.js'
+import type { Prepared, RecordOp } from './prepare.js'
 
 /**
- * In-process gate on record uris. Two batches of this process that write the same uri would
- * otherwise meet on its advisory lock in Postgres, where the waiting batch keeps every lock
- * it already took (hundreds) for the whole wait, and a chain of such batches runs one at a
- * time. Instead, `split` keeps back the ops of uris another in-flight batch holds; the rest
- * of the batch goes ahead at once and the kept-back ops follow in their own transaction when
- * those uris are free. Splitting a batch is harmless: the tables do not depend on batching.
- * The Postgres locks stay (other processes).
+ * In-process gate on record uris. Two batches of this process whose locks on a uri conflict in
+ * Postgres would otherwise meet on its advisory lock there, where the waiting batch keeps every
+ * lock it already took (hundreds) for the whole wait, and a chain of such batches runs one at a
+ * time. Instead, `split` keeps back the ops that would wait: those writing a uri another
+ * in-flight batch writes or reads, and those reading (a reply's parent and root, a quoted post:
+ * `RecordOp.sharedLocks`, taken shared) a uri another in-flight batch writes. Reads do not
+ * block reads. The rest of the batch goes ahead at once; the kept-back ops wait for the batches
+ * that blocked them (`waitFor`), not for the uris to be free, so a stream of newer readers
+ * cannot starve a write, and then go in their own transaction whatever holds the uris by then
+ * (Postgres's lock queue orders them). Splitting a batch is harmless: the tables do not depend
+ * on batching. The Postgres locks stay (other processes).
  */
 export class KeyGate {
-  private readonly held = new Map<string, number>()
+  private nextTicket = 0
+  /** The in-flight batches (tickets) writing each uri, and reading it. */
+  private readonly written = new Map<string, Set<number>>()
+  private readonly read = new Map<string, Set<number>>()
+  private readonly inFlight = new Set<number>()
   private waiters: (() => void)[] = []
 
-  /** The prepared events that can go now (their uris are taken) and those to keep back. */
-  split(prepared: readonly Prepared[]): { now: Prepared[]; later: Prepared[]; keys: string[] } {
-    const now: Prepared[] = []
-    const later: Prepared[] = []
-    const keys = new Set<string>()
-    for (const p of prepared) {
-      if (p.kind === 'record' && p.op.locks.some((u) => this.held.has(u))) later.push(p)
-      else {
-        now.push(p)
-        if (p.kind === 'record') for (const u of p.op.locks) keys.add(u)
-      }
-    }
-    for (const k of keys) this.held.set(k, (this.held.get(k) ?? 0) + 1)
-    return { now, later, keys: [...keys] }
+  /** The in-flight batches an op would wait for in Postgres. */
+  private blockers(op: RecordOp, into: Set<number>): void {
+    for (const u of op.locks) for (const m of [this.written, this.read]) for (const t of m.get(u) ?? []) into.add(t)
+    for (const u of op.sharedLocks) for (const t of this.written.get(u) ?? []) into.add(t)
   }
 
-  release(keys: readonly string[]): void {
-    for (const k of keys) {
-      const n = (this.held.get(k) ?? 1) - 1
-      if (n > 0) this.held.set(k, n)
-      else this.held.delete(k)
+  /**
+   * The prepared events that can go now and those to keep back (none when `keepBack` is
+   * false), the keys the ones going now hold until `release`, and the batches the kept-back
+   * ones wait for.
+   */
+  split(prepared: readonly Prepared[], keepBack = true): { now: Prepared[]; later: Prepared[]; keys: GateKeys; blockers: number[] } {
+    const now: Prepared[] = []
+    const later: Prepared[] = []
+    const blockers = new Set<number>()
+    const keys: GateKeys = { ticket: this.nextTicket++, written: [], read: [] }
+    const written = new Set<string>()
+    const read = new Set<string>()
+    for (const p of prepared) {
+      if (p.kind !== 'record') {
+        now.push(p)
+        continue
+      }
+      const mine = new Set<number>()
+      if (keepBack) this.blockers(p.op, mine)
+      if (mine.size > 0) {
+        later.push(p)
+        for (const t of mine) blockers.add(t)
+        continue
+      }
+      now.push(p)
+      for (const u of p.op.locks) written.add(u)
+      for (const u of p.op.sharedLocks) read.add(u)
     }
+    const hold = (m: Map<string, Set<number>>, uris: Set<string>, into: string[]): void => {
+      for (const u of uris) {
+        let s = m.get(u)
+        if (!s) m.set(u, (s = new Set()))
+        s.add(keys.ticket)
+        into.push(u)
+      }
+    }
+    hold(this.written, written, keys.written)
+    hold(this.read, read, keys.read)
+    this.inFlight.add(keys.ticket)
+    return { now, later, keys, blockers: [...blockers] }
+  }
+
+  release(keys: GateKeys): void {
+    const drop = (m: Map<string, Set<number>>, uris: readonly string[]): void => {
+      for (const u of uris) {
+        const s = m.get(u)
+        s?.delete(keys.ticket)
+        if (s?.size === 0) m.delete(u)
+      }
+    }
+    drop(this.written, keys.written)
+    drop(this.read, keys.read)
+    this.inFlight.delete(keys.ticket)
     const waiters = this.waiters
     this.waiters = []
     for (const w of waiters) w()
   }
 
-  /** Resolves when none of the uris of `prepared` is held. */
-  async waitFree(prepared: readonly Prepared[]): Promise<void> {
-    const uris = prepared.flatMap((p) => (p.kind === 'record' ? p.op.locks : []))
-    while (uris.some((u) => this.held.has(u))) await new Promise<void>((resolve) => this.waiters.push(resolve))
+  /** Resolves when none of `blockers` (from `split`) is in flight any more. */
+  async waitFor(blockers: readonly number[]): Promise<void> {
+    while (blockers.some((t) => this.inFlight.has(t))) await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
+}
+
+/** What a batch holds in the gate until `release`. */
+export interface GateKeys {
+  readonly ticket: number
+  readonly written: string[]
+  readonly read: string[]
 }
 
 const gates = new WeakMap<object, KeyGate>()

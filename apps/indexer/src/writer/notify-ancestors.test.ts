@@ -10,6 +10,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { StreamEvent } from '@firehose/streams'
+import { createDb } from '../db/database.js'
 import { createTestDb, type TestDb } from '../test/db.js'
 import { createdAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
 import { indexBatch } from './index-batch.js'
@@ -126,12 +127,15 @@ describe('reply notifications and concurrent writes of ancestors', () => {
     // session locks, let go one at a time
     const lockR = [LOCK_DID, R] as const
     const lockG = [LOCK_AGG, `profile_agg:${G}`] as const
+    // r's batch in another indexer process (its own database handle): within one process the
+    // in-process gate (writer/key-gate.ts) would keep p's write back until r's batch is done
+    const other = createDb(t.url, 2)
     try {
       // r's batch reads the chain above p (not stored yet), then waits for its DID's lock
       await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockR])
       // g's batch will wait after its notification statement (on the aggregate lock it takes next)
       await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockG])
-      const replying = index([postR])
+      const replying = indexBatch(other, [postR]).then((res) => expect(res.failed).toEqual([]))
       await waitingLocks(1)
       await index([postP]) // p committed while g is not stored yet
       const writingG = index([postG]) // its pass over g's descendants sees p, not r (not written)
@@ -144,6 +148,7 @@ describe('reply notifications and concurrent writes of ancestors', () => {
       await Promise.all([replying, writingG])
     } finally {
       await holder.end()
+      await other.close()
     }
     expect(await notifs()).toEqual(sequential)
   })
