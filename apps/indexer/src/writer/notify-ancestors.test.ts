@@ -153,3 +153,49 @@ describe('reply notifications and concurrent writes of ancestors', () => {
     expect(await notifs()).toEqual(sequential)
   })
 })
+
+describe('reply notifications and concurrent deletes of descendants', () => {
+  // p and r arrive before g (p replies to g, r to p): g's batch recomputes its stored
+  // descendants p and r and adds their rows naming g's author, while another batch deletes r
+  const [G, P, R] = [did(91), did(92), did(93)]
+  const [gu, pu] = [uriOf(G, POST, 'g'), uriOf(P, POST, 'p')]
+  const postG = post(G, 'g', 1)
+  const postP = post(P, 'p', 2, { root: gu, parent: gu })
+  const postR = post(R, 'r', 3, { root: pu, parent: pu })
+  const deleteR = deleteEvent(R, POST, 'r', tid(5))
+
+  it("a descendant deleted while an ancestor's batch recomputes it keeps no row", async () => {
+    await index([postP, postR])
+    await index([postG])
+    await index([deleteR])
+    const sequential = await notifs()
+    expect(sequential).toEqual([`${G} ${P} reply ${uriOf(P, POST, 'p')}`])
+
+    await t.database.pool.query(`TRUNCATE record, record_tombstone, post, op_thread_reply, notification, post_agg, profile_agg`)
+    await index([postP, postR])
+    const holder = new pg.Client({ connectionString: t.directUrl })
+    await holder.connect()
+    const lockG = [LOCK_AGG, `profile_agg:${G}`] as const
+    try {
+      // g's batch will wait after its notification statement (on the aggregate lock it takes next)
+      await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockG])
+      const writingG = index([postG])
+      for (let i = 0; ; i++) {
+        const waiting = await t.database.pool.query(`SELECT count(*)::int AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+        if (waiting.rows[0].n > 0) break
+        if (i > 400) throw new Error("g's batch never reached the lock held for it")
+        await new Promise((r) => setTimeout(r, 25))
+      }
+      // the delete of r must not finish before g's batch, whose rows for r it cannot see yet;
+      // give it the time it takes on its own, then let g's batch go
+      const deleting = index([deleteR])
+      await Promise.race([deleting, new Promise((r) => setTimeout(r, 1500))])
+      await holder.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [...lockG])
+      await Promise.all([writingG, deleting])
+    } finally {
+      await holder.end()
+    }
+    expect(await notifs()).toEqual(sequential)
+  })
+})

@@ -72,11 +72,21 @@ export async function lockStoredGroups(b: BatchState): Promise<void> {
   const storedGroups = [...b.storedKeys].filter(([k, x]) => !held(k, x))
   const lockedUris = new Set(b.ops.flatMap((o) => [...o.locks, ...o.sharedLocks]))
   const storedReads = new Set<string>()
+  const storedParents: string[] = []
   for (const op of replaced) {
     const json = b.storedJson.get(op.uri)
     if (json === undefined || !op.module?.reads) continue
-    for (const uri of op.module.reads(op.did, JSON.parse(json) as LexRecord)) if (!lockedUris.has(uri)) storedReads.add(uri)
+    const record = JSON.parse(json) as LexRecord
+    for (const uri of op.module.reads(op.did, record)) if (!lockedUris.has(uri)) storedReads.add(uri)
+    const parent = op.collection === post.collection ? replyRef(record, 'parent')?.uri : undefined
+    if (parent !== undefined) storedParents.push(parent)
   }
+  // And the stored ancestors above a replaced reply's parent (to bsky's depth): a batch writing
+  // or deleting one of them recomputes this reply's rows in its pass over its descendants, from
+  // what it sees; without the lock it could see the reply this batch is deleting, and add rows
+  // for it after this batch removed them (writer/notify-ancestors.test.ts).
+  if (b.notifications && storedParents.length > 0)
+    for (const uri of (await replyAncestors(b.trx, storedParents)).ancestors) if (!lockedUris.has(uri)) storedReads.add(uri)
   // (a deadlock with another batch doing the same is possible here, and retried)
   if (storedGroups.length || storedReads.size) await lockBatch(b.trx, [], [], [], [...storedReads], new Map(storedGroups))
 }
