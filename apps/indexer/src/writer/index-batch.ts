@@ -205,16 +205,21 @@ export async function indexBatch(database: Database, events: readonly StreamEven
   const handleChecks: HandleCheck[] = []
   let isolated = false
   const gate = gateOf(database)
-  // (at most two rounds: the ops kept back go once the batches that blocked them are done)
+  // At most two rounds: the ops kept back go once the batches that blocked them are done. The
+  // gate is consulted once the batch has its write slot, so that it holds keys only while its
+  // transaction can run (a batch queued for a slot blocks nothing).
   let pending: readonly Prepared[] = prepared
   for (let keepBack = true; pending.length > 0; keepBack = false) {
-    const { now, later, keys, blockers } = gate.split(pending, keepBack)
-    try {
-      if (now.length > 0 && (await slotsOf(database).run(() => writePrepared(database, now, handles, outcomes, handleChecks, opts))))
-        isolated = true
-    } finally {
-      gate.release(keys)
-    }
+    const round = pending
+    const { later, blockers } = await slotsOf(database).run(async () => {
+      const { now, later, keys, blockers } = gate.split(round, keepBack, opts.bulk !== true)
+      try {
+        if (now.length > 0 && (await writePrepared(database, now, handles, outcomes, handleChecks, opts))) isolated = true
+      } finally {
+        gate.release(keys)
+      }
+      return { later, blockers }
+    })
     if (later.length > 0) await gate.waitFor(blockers)
     pending = later
   }

@@ -79,6 +79,14 @@ describe('KeyGate: reads (shared locks)', () => {
     expect(uris(b.later)).toEqual([post])
   })
 
+  it('leaves reads out when asked (bulk mode): only writes of the same uri are kept back', () => {
+    const gate = new KeyGate()
+    gate.split([op(0, post)], true, false)
+    const b = gate.split([reply(10), op(1, post)], true, false)
+    expect(uris(b.now)).toEqual(['at://did:b/app.bsky.feed.post/10'])
+    expect(uris(b.later)).toEqual([post])
+  })
+
   it('lets a batch that writes a uri and reads it in the same batch go at once', () => {
     const gate = new KeyGate()
     expect(gate.split([op(0, post), reply(10)]).now).toHaveLength(2)
