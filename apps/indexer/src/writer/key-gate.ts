@@ -23,7 +23,8 @@ export class KeyGate {
 
   /** The in-flight batches an op would wait for in Postgres. */
   private blockers(op: RecordOp, into: Set<number>, reads: boolean): void {
-    for (const u of op.locks) for (const m of reads ? [this.written, this.read] : [this.written]) for (const t of m.get(u) ?? []) into.add(t)
+    for (const u of op.locks)
+      for (const m of reads ? [this.written, this.read] : [this.written]) for (const t of m.get(u) ?? []) into.add(t)
     if (reads) for (const u of op.sharedLocks) for (const t of this.written.get(u) ?? []) into.add(t)
   }
 
@@ -34,7 +35,11 @@ export class KeyGate {
    * short transactions wait little on the shared locks in Postgres: keeping reads back there
    * made a bulk load of the bench mix take 20–31 s instead of 12–14).
    */
-  split(prepared: readonly Prepared[], keepBack = true, reads = true): { now: Prepared[]; later: Prepared[]; keys: GateKeys; blockers: number[] } {
+  split(
+    prepared: readonly Prepared[],
+    keepBack = true,
+    reads = true,
+  ): { now: Prepared[]; later: Prepared[]; keys: GateKeys; blockers: number[] } {
     const now: Prepared[] = []
     const later: Prepared[] = []
     const blockers = new Set<number>()
