@@ -9,21 +9,26 @@ const op = (index: number, uri: string, also: string[] = [], reads: string[] = [
 })
 const uris = (ps: readonly Prepared[]): string[] => ps.map((p) => (p.kind === 'record' ? p.op.uri : ''))
 
+/** `kept`'s kept-back ops stay blocked when `kept` itself is released, and go once `blocker` is. */
+async function expectFreedBy(gate: KeyGate, kept: ReturnType<KeyGate['split']>, blocker: ReturnType<KeyGate['split']>): Promise<void> {
+  let free = false
+  const waiting = gate.waitFor(kept.blockers).then(() => (free = true))
+  gate.release(kept.keys)
+  await Promise.resolve()
+  expect(free).toBe(false)
+  gate.release(blocker.keys)
+  await waiting
+}
+
 describe('KeyGate', () => {
   it('keeps back the ops of uris another batch holds, and lets them go when released', async () => {
     const gate = new KeyGate()
     const a = gate.split([op(0, 'at://a/x/1'), op(1, 'at://a/x/2'), { kind: 'ignored', index: 2 }])
     expect(a.now).toHaveLength(3)
     const b = gate.split([op(0, 'at://a/x/2'), op(1, 'at://a/x/3'), op(2, 'at://a/x/2')])
-    expect(b.now.map((p) => (p.kind === 'record' ? p.op.uri : ''))).toEqual(['at://a/x/3'])
+    expect(uris(b.now)).toEqual(['at://a/x/3'])
     expect(b.later).toHaveLength(2)
-    let free = false
-    const waiting = gate.waitFor(b.blockers).then(() => (free = true))
-    gate.release(b.keys)
-    await Promise.resolve()
-    expect(free).toBe(false)
-    gate.release(a.keys)
-    await waiting
+    await expectFreedBy(gate, b, a)
     expect(gate.split(b.later).now).toHaveLength(2)
   })
 
@@ -32,7 +37,7 @@ describe('KeyGate', () => {
     const post = 'at://a/app.bsky.feed.post/1'
     gate.split([op(0, post)])
     const b = gate.split([op(0, 'at://a/app.bsky.feed.threadgate/1', [post]), op(1, 'at://a/x/9')])
-    expect(b.later.map((p) => (p.kind === 'record' ? p.op.uri : ''))).toEqual(['at://a/app.bsky.feed.threadgate/1'])
+    expect(uris(b.later)).toEqual(['at://a/app.bsky.feed.threadgate/1'])
     expect(b.keys.written).toEqual(['at://a/x/9'])
   })
 })
@@ -47,13 +52,7 @@ describe('KeyGate: reads (shared locks)', () => {
     const b = gate.split([reply(10), op(11, 'at://did:b/x/11')])
     expect(uris(b.now)).toEqual(['at://did:b/x/11'])
     expect(uris(b.later)).toEqual(['at://did:b/app.bsky.feed.post/10'])
-    let free = false
-    const waiting = gate.waitFor(b.blockers).then(() => (free = true))
-    gate.release(b.keys)
-    await Promise.resolve()
-    expect(free).toBe(false)
-    gate.release(a.keys)
-    await waiting
+    await expectFreedBy(gate, b, a)
     expect(gate.split(b.later).now).toHaveLength(1)
   })
 

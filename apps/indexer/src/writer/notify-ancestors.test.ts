@@ -41,6 +41,20 @@ async function notifs(): Promise<string[]> {
   return res.rows.map((r: Record<string, string>) => `${r.did} ${r.author} ${r.reason} ${r.recordUri}`)
 }
 
+/** Until at least `n` advisory lock requests of this database wait (a batch reached the lock held for it). */
+async function waitingLocks(n: number): Promise<void> {
+  for (let i = 0; ; i++) {
+    const waiting = await t.database.pool.query(`SELECT count(*)::int AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+    if (waiting.rows[0].n >= n) return
+    if (i > 400) {
+      const all = await t.database.pool.query(`SELECT locktype, classid, objid, mode, granted FROM pg_locks WHERE locktype = 'advisory'`)
+      throw new Error(`a batch never reached the lock held for it: ${JSON.stringify(all.rows)}`)
+    }
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
 beforeAll(async () => {
   t = await createTestDb()
 })
@@ -68,14 +82,7 @@ describe('reply notifications and concurrent deletes of ancestors', () => {
       await holder.query('BEGIN')
       await holder.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [LOCK_AGG, `profile_agg:${D}`])
       const replying = index([replyR])
-      // until the reply's batch waits on it
-      for (let i = 0; ; i++) {
-        const waiting = await t.database.pool.query(`SELECT count(*)::int AS n FROM pg_locks
-            WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
-        if (waiting.rows[0].n > 0) break
-        if (i > 400) throw new Error('the reply batch never reached its aggregate lock')
-        await new Promise((r) => setTimeout(r, 25))
-      }
+      await waitingLocks(1) // until the reply's batch waits on it
       // the delete of g: it must not finish before the reply's batch that read g (or the reply's
       // row naming g's author survives it); give it the time it takes on its own, then let go
       const deleting = index([deleteG])
@@ -110,20 +117,6 @@ describe('reply notifications and concurrent writes of ancestors', () => {
     // whichever server connection took them, which the batches are then given)
     const holder = new pg.Client({ connectionString: t.directUrl })
     await holder.connect()
-    const waitingLocks = async (n: number) => {
-      for (let i = 0; ; i++) {
-        const waiting = await t.database.pool.query(`SELECT count(*)::int AS n FROM pg_locks
-            WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
-        if (waiting.rows[0].n >= n) return
-        if (i > 400) {
-          const all = await t.database.pool.query(
-            `SELECT locktype, classid, objid, mode, granted FROM pg_locks WHERE locktype = 'advisory'`,
-          )
-          throw new Error(`a batch never reached the lock held for it: ${JSON.stringify(all.rows)}`)
-        }
-        await new Promise((r) => setTimeout(r, 25))
-      }
-    }
     // session locks, let go one at a time
     const lockR = [LOCK_DID, R] as const
     const lockG = [LOCK_AGG, `profile_agg:${G}`] as const
@@ -180,13 +173,7 @@ describe('reply notifications and concurrent deletes of descendants', () => {
       // g's batch will wait after its notification statement (on the aggregate lock it takes next)
       await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockG])
       const writingG = index([postG])
-      for (let i = 0; ; i++) {
-        const waiting = await t.database.pool.query(`SELECT count(*)::int AS n FROM pg_locks
-            WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
-        if (waiting.rows[0].n > 0) break
-        if (i > 400) throw new Error("g's batch never reached the lock held for it")
-        await new Promise((r) => setTimeout(r, 25))
-      }
+      await waitingLocks(1)
       // the delete of r must not finish before g's batch, whose rows for r it cannot see yet;
       // give it the time it takes on its own, then let g's batch go
       const deleting = index([deleteR])
