@@ -156,11 +156,12 @@ type Notif = {
  * REPLY_DEPTH levels, the parent itself excluded): a batch writing such a reply locks them
  * shared (writer/phases/group-locks.ts), so that a batch deleting one of them either waits for
  * it (its pass over the descendants then sees the reply) or is seen by it (the chain ends there).
- * Also the parents that are not stored (yet): the ancestors above them are read again once
- * their writers' locks were waited for (`lockLateAncestors`).
+ * Also where a chain stops short: the parents, and the ancestors below REPLY_DEPTH, that are not
+ * stored (yet); the ancestors above them are read again once their writers' locks were waited
+ * for (`lockLateAncestors`). A parent stored before its own parent stops the chain one level up.
  */
-export async function replyAncestors(trx: Tx, parents: readonly string[]): Promise<{ ancestors: string[]; absentParents: string[] }> {
-  if (parents.length === 0) return { ancestors: [], absentParents: [] }
+export async function replyAncestors(trx: Tx, parents: readonly string[]): Promise<{ ancestors: string[]; absent: string[] }> {
+  if (parents.length === 0) return { ancestors: [], absent: [] }
   const res = await sql<{ uri: string; absent: boolean }>`WITH RECURSIVE up(uri, depth) AS (
       SELECT p."replyParent", 2 FROM unnest(${[...new Set(parents)]}::text[]) AS x(uri)
         CROSS JOIN LATERAL (SELECT "replyParent" FROM post WHERE uri = x.uri LIMIT 1) p WHERE p."replyParent" IS NOT NULL
@@ -169,10 +170,12 @@ export async function replyAncestors(trx: Tx, parents: readonly string[]): Promi
         WHERE p."replyParent" IS NOT NULL AND u.depth < ${REPLY_DEPTH}
     ) SELECT DISTINCT uri, false AS absent FROM up
     UNION ALL SELECT DISTINCT x.uri, true FROM unnest(${[...new Set(parents)]}::text[]) AS x(uri)
-      WHERE NOT EXISTS (SELECT 1 FROM post WHERE uri = x.uri)`.execute(trx)
+      WHERE NOT EXISTS (SELECT 1 FROM post WHERE uri = x.uri)
+    UNION ALL SELECT DISTINCT u.uri, true FROM up u
+      WHERE u.depth < ${REPLY_DEPTH} AND NOT EXISTS (SELECT 1 FROM post WHERE uri = u.uri)`.execute(trx)
   return {
     ancestors: res.rows.flatMap((r) => (r.absent ? [] : [r.uri])),
-    absentParents: res.rows.flatMap((r) => (r.absent ? [r.uri] : [])),
+    absent: res.rows.flatMap((r) => (r.absent ? [r.uri] : [])),
   }
 }
 

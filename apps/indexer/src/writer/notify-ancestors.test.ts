@@ -186,3 +186,54 @@ describe('reply notifications and concurrent deletes of descendants', () => {
     expect(await notifs()).toEqual(sequential)
   })
 })
+
+describe('reply notifications and an ancestor missing above a stored parent', () => {
+  // a ← b ← c ← r; c is stored before b (its parent), so r's batch, reading the chain above c
+  // before its locks, stops at b (not stored yet) and does not see a; b is written, then a is
+  // deleted while r's batch runs
+  const [A, Bd, C, R] = [did(101), did(102), did(103), did(104)]
+  const [au, bu, cu] = [uriOf(A, POST, 'a'), uriOf(Bd, POST, 'b'), uriOf(C, POST, 'c')]
+  const postA = post(A, 'a', 1)
+  const postB = post(Bd, 'b', 2, { root: au, parent: au })
+  const postC = post(C, 'c', 3, { root: bu, parent: bu })
+  const postR = post(R, 'r', 4, { root: cu, parent: cu })
+  const deleteA = deleteEvent(A, POST, 'a', tid(6))
+
+  it('a reply does not name the author of an ancestor deleted while its batch runs, found above one missing at the first read', async () => {
+    await index([postA])
+    await index([postC])
+    await index([postB])
+    await index([postR])
+    await index([deleteA])
+    const sequential = await notifs()
+    expect(sequential.some((n) => n.startsWith(`${A} `))).toBe(false)
+
+    await t.database.pool.query(`TRUNCATE record, record_tombstone, post, op_thread_reply, notification, post_agg, profile_agg`)
+    await index([postA])
+    await index([postC])
+    const holder = new pg.Client({ connectionString: t.directUrl })
+    await holder.connect()
+    const lockR = [LOCK_DID, R] as const
+    const lockA = [LOCK_AGG, `profile_agg:${A}`] as const
+    try {
+      // r's batch reads the chain above c (b is not stored: it stops there), then waits for its DID's lock
+      await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockR])
+      // the delete of a will wait after its notification statement (on the aggregate lock it takes next)
+      await holder.query('SELECT pg_advisory_lock($1::int, hashtext($2))', [...lockA])
+      const replying = index([postR])
+      await waitingLocks(1)
+      await index([postB]) // b committed: the chain above c now reaches a
+      const deleting = index([deleteA]) // its pass over a's descendants sees b and c, not r
+      await waitingLocks(2)
+      // r's batch must now wait for the delete (or its rows name a's author, and the delete's
+      // pass has missed r); give it the time it takes on its own, then let the delete go
+      await holder.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [...lockR])
+      await Promise.race([replying, new Promise((r) => setTimeout(r, 1500))])
+      await holder.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [...lockA])
+      await Promise.all([replying, deleting])
+    } finally {
+      await holder.end()
+    }
+    expect(await notifs()).toEqual(sequential)
+  })
+})

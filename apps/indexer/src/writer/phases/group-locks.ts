@@ -26,8 +26,8 @@ export async function lockNewVersions(b: BatchState): Promise<void> {
   const parents = b.notifications
     ? b.ops.flatMap((o) => (o.collection === post.collection && isWrite(o) ? (replyRef(o.event.record, 'parent')?.uri ?? []) : []))
     : []
-  const { ancestors: reads, absentParents } = await replyAncestors(b.trx, parents)
-  b.absentParents = absentParents
+  const { ancestors: reads, absent } = await replyAncestors(b.trx, parents)
+  b.absentAncestors = absent
   b.ancestorsLocked = new Set(reads)
   b.floors = await lockWithFloors(b.trx, {
     exclusiveDids: [...b.accounts, ...b.identities.map((i) => i.event)].map((e) => e.did),
@@ -48,14 +48,15 @@ export async function lockNewVersions(b: BatchState): Promise<void> {
  * statement reads them. Without it, a batch writing such an ancestor at the same time and this
  * one each miss the other's uncommitted post: its pass over its descendants does not see this
  * reply, and this reply's rows do not see it (a `reply` row missing; seen in the bench mix, whose
- * replies name their parent as root). Read again only above the parents that were not stored at
- * the first read (a reply before its parent); locked out of the global order, so it may
+ * replies name their parent as root). Read again only above where a chain stopped short at the
+ * first read: a parent, or an ancestor, not stored then (a reply before its parent; a parent
+ * before its own: writer/notify-ancestors.test.ts); locked out of the global order, so it may
  * deadlock (retried).
  */
 export async function lockLateAncestors(b: BatchState): Promise<void> {
-  if (!b.notifications || b.deferred || b.absentParents.length === 0) return
+  if (!b.notifications || b.deferred || b.absentAncestors.length === 0) return
   const held = new Set(b.ops.flatMap((o) => [...o.locks, ...o.sharedLocks]))
-  const late = (await replyAncestors(b.trx, b.absentParents)).ancestors.filter((u) => !b.ancestorsLocked.has(u) && !held.has(u))
+  const late = (await replyAncestors(b.trx, b.absentAncestors)).ancestors.filter((u) => !b.ancestorsLocked.has(u) && !held.has(u))
   if (late.length > 0) await lockBatch(b.trx, [], [], [], late)
 }
 

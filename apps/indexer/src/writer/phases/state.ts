@@ -70,9 +70,9 @@ export interface BatchState {
   identities: { index: number; event: IdentityEvent }[]
   /** Snapshot floors (writer/reconcile.ts): stale ops below them, floors raised, deletes added. */
   floors: FloorPlan
-  // ---- locks: the parents of the batch's replies not stored when read before the locks, and the
-  // ancestors read then (group-locks.ts); unique groups and reply pairs of the new / stored versions
-  absentParents: string[]
+  // ---- locks: where the chains above the batch's replies stopped short when read before the
+  // locks (a parent or an ancestor not stored yet), and the ancestors read then (group-locks.ts); unique groups and reply pairs of the new / stored versions
+  absentAncestors: string[]
   ancestorsLocked: Set<string>
   newGroups: Map<string, boolean>
   storedKeys: Map<string, boolean>
@@ -129,7 +129,7 @@ export function newBatchState(
     accounts: [],
     identities: [],
     floors: { stale: [], raised: new Map(), synthesized: new Set() },
-    absentParents: [],
+    absentAncestors: [],
     ancestorsLocked: new Set(),
     newGroups: new Map(),
     storedKeys: new Map(),
