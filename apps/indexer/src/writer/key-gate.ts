@@ -23,9 +23,14 @@ export class KeyGate {
 
   /** The in-flight batches an op would wait for in Postgres. */
   private blockers(op: RecordOp, into: Set<number>, reads: boolean): void {
-    for (const u of op.locks)
-      for (const m of reads ? [this.written, this.read] : [this.written]) for (const t of m.get(u) ?? []) into.add(t)
-    if (reads) for (const u of op.sharedLocks) for (const t of this.written.get(u) ?? []) into.add(t)
+    const add = (tickets: Set<number> | undefined): void => {
+      for (const t of tickets ?? []) into.add(t)
+    }
+    for (const u of op.locks) {
+      add(this.written.get(u))
+      if (reads) add(this.read.get(u))
+    }
+    if (reads) for (const u of op.sharedLocks) add(this.written.get(u))
   }
 
   /**

@@ -162,14 +162,15 @@ type Notif = {
  */
 export async function replyAncestors(trx: Tx, parents: readonly string[]): Promise<{ ancestors: string[]; absent: string[] }> {
   if (parents.length === 0) return { ancestors: [], absent: [] }
+  const unique = [...new Set(parents)]
   const res = await sql<{ uri: string; absent: boolean }>`WITH RECURSIVE up(uri, depth) AS (
-      SELECT p."replyParent", 2 FROM unnest(${[...new Set(parents)]}::text[]) AS x(uri)
+      SELECT p."replyParent", 2 FROM unnest(${unique}::text[]) AS x(uri)
         CROSS JOIN LATERAL (SELECT "replyParent" FROM post WHERE uri = x.uri LIMIT 1) p WHERE p."replyParent" IS NOT NULL
       UNION ALL SELECT p."replyParent", u.depth + 1 FROM up u
         CROSS JOIN LATERAL (SELECT "replyParent" FROM post WHERE uri = u.uri LIMIT 1) p
         WHERE p."replyParent" IS NOT NULL AND u.depth < ${REPLY_DEPTH}
     ) SELECT DISTINCT uri, false AS absent FROM up
-    UNION ALL SELECT DISTINCT x.uri, true FROM unnest(${[...new Set(parents)]}::text[]) AS x(uri)
+    UNION ALL SELECT DISTINCT x.uri, true FROM unnest(${unique}::text[]) AS x(uri)
       WHERE NOT EXISTS (SELECT 1 FROM post WHERE uri = x.uri)
     UNION ALL SELECT DISTINCT u.uri, true FROM up u
       WHERE u.depth < ${REPLY_DEPTH} AND NOT EXISTS (SELECT 1 FROM post WHERE uri = u.uri)`.execute(trx)

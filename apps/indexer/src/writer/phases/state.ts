@@ -71,7 +71,8 @@ export interface BatchState {
   /** Snapshot floors (writer/reconcile.ts): stale ops below them, floors raised, deletes added. */
   floors: FloorPlan
   // ---- locks: where the chains above the batch's replies stopped short when read before the
-  // locks (a parent or an ancestor not stored yet), and the ancestors read then (group-locks.ts); unique groups and reply pairs of the new / stored versions
+  // locks (a parent or an ancestor not stored yet), and the ancestors read then (group-locks.ts);
+  // unique groups and reply pairs of the new / stored versions
   absentAncestors: string[]
   ancestorsLocked: Set<string>
   newGroups: Map<string, boolean>
