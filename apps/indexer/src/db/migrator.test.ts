@@ -151,6 +151,19 @@ describe('migrations', () => {
     }
   })
 
+  it('leave room for in-place updates on the pages of the tables most events update', async () => {
+    t = await createTestDb()
+    const res = await t.database.pool.query(
+      `SELECT relname, reloptions FROM pg_class WHERE relname = ANY($1) AND relkind = 'r' ORDER BY relname`,
+      [['actor_sync', 'post_agg', 'profile_agg']],
+    )
+    expect(res.rows).toEqual([
+      { relname: 'actor_sync', reloptions: ['fillfactor=75'] },
+      { relname: 'post_agg', reloptions: ['fillfactor=75'] },
+      { relname: 'profile_agg', reloptions: ['fillfactor=75'] },
+    ])
+  })
+
   it('run over DATABASE_MIGRATION_URL (direct) when given', async () => {
     t = await createTestDb({ migrated: false })
     const res = await migrate(t.database, { migrationUrl: t.directUrl })
