@@ -12,10 +12,10 @@ import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { ensureServices } from '../../scripts/services-env.mjs'
-import { eventMix } from '../indexer/events.mjs'
-import { admin, drainWithIndexer, indexerNodeFlags, root, withDb } from '../lib/indexer-drain.mjs'
+import { admin, root, withDb } from '../lib/indexer-drain.mjs'
 import { report } from '../lib/report.mjs'
-import { aggregatesSql, fillAccountsSql, fillChunkSql, hotPostsSql } from './fill.mjs'
+import { ACCOUNTS, BATCH, CONCURRENCY, EVENTS, HOT_DESCRIPTION, hotPosts, measureDrain, NODE_FLAGS, positive } from './drain.mjs'
+import { aggregatesSql, fillAccountsSql, fillChunkSql } from './fill.mjs'
 
 function intList(name, fallback) {
   const raw = process.env[name] ?? fallback
@@ -26,25 +26,12 @@ function intList(name, fallback) {
   if (nums.some((n, i) => i > 0 && n <= nums[i - 1])) throw new Error(`${name} must be in increasing order (got "${raw}")`)
   return nums
 }
-function positive(name, fallback) {
-  const raw = process.env[name] ?? String(fallback)
-  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`)
-  return Number(raw)
-}
 const SIZES = intList('BENCH_SCALE_SIZES', '0,1000000,5000000,10000000')
-const EVENTS = positive('BENCH_SCALE_EVENTS', 30_000)
-const ACCOUNTS = positive('BENCH_ACCOUNTS', 20_000)
 const CHUNK = positive('BENCH_SCALE_CHUNK', 500_000)
 // Drains per size: one drain of 30k events at 10 M records moved between ~2,000 and ~3,000
 // records/s on the same database and build; the median of several is the size's figure.
 const DRAINS = positive('BENCH_SCALE_DRAINS', 3)
-const CONCURRENCY = process.env.INDEXER_CONCURRENCY_PER_SHARD ?? '100'
-const BATCH = process.env.INDEXER_READ_BATCH ?? '500'
-const NODE_FLAGS = indexerNodeFlags()
 const INDEXER_MAIN = process.env.BENCH_INDEXER_MAIN ?? join(root, 'apps/indexer/dist/main.js')
-/** The fill's hottest posts that a quarter of the measured likes, reposts, replies, quotes target. */
-const HOT_POSTS = 1000
-const HOT_SHARE = 0.25
 // BENCH_SCALE_KEEP=1: the database is kept at the end (its name printed), for
 // `PROFILE_DATABASE=<name> node bench/indexer/profile.mjs` (the writer's statements on it).
 const KEEP = process.env.BENCH_SCALE_KEEP === '1'
@@ -93,17 +80,10 @@ async function fillTo(db, from, to) {
   return { fillS, vacuumS: seconds(t1) }
 }
 
-async function measure(db, step, drain) {
-  const hot = (await db.query(hotPostsSql, [HOT_POSTS, ACCOUNTS])).rows
-  const tag = `${runTag}s${step}d${drain}`
-  const events = eventMix(EVENTS, { accounts: ACCOUNTS, tag, existing: { posts: hot, share: HOT_SHARE } })
-  return drainWithIndexer(events, { dbName, tag, indexerMain: INDEXER_MAIN, nodeFlags: NODE_FLAGS, concurrency: CONCURRENCY, batch: BATCH })
-}
-
 const rows = []
 let exitCode = 0
 console.log(
-  `indexer-scale bench: sizes ${SIZES.join(', ')} stored records; ${EVENTS} events measured per size from ${ACCOUNTS} accounts (${HOT_SHARE * 100}% of subjects among the ${HOT_POSTS} hottest filled posts)`,
+  `indexer-scale bench: sizes ${SIZES.join(', ')} stored records; ${EVENTS} events measured per size from ${ACCOUNTS} accounts (${HOT_DESCRIPTION})`,
 )
 console.log(
   `indexer: INDEXER_CONCURRENCY_PER_SHARD=${CONCURRENCY} INDEXER_READ_BATCH=${BATCH}, NODE_OPTIONS="${NODE_FLAGS}", through pgbouncer (transaction mode)`,
@@ -126,25 +106,12 @@ try {
       const { fillS, vacuumS } = await fillTo(db, filled, size)
       filled = size
       const bytes = Number((await db.query('SELECT pg_database_size(current_database()) AS b')).rows[0].b)
+      const hot = await hotPosts(db)
       const drains = []
       for (let d = 0; d < DRAINS; d++) {
         const loadBefore = load()
-        const r = await measure(db, step, d)
-        const us = (s) => (s * 1e6) / EVENTS
-        const drain = {
-          size,
-          rate: Math.round((EVENTS * 1000) / r.ms),
-          indexerUs: us(r.cpu),
-          postgresUs: us(r.services.postgres),
-          otherUs: us(r.services.pgbouncer + r.services['redis-server']),
-          busy: Math.round((100 * r.services.machineBusy) / (r.services.machineBusy + r.services.machineIdle)),
-          gb: bytes / 1024 ** 3,
-          fillS,
-          vacuumS,
-          hwmMb: r.hwmMb,
-          dlq: r.dlq,
-          load: `${loadBefore} → ${load()}`,
-        }
+        const r = await measureDrain({ dbName, tag: `${runTag}s${step}d${d}`, hot, indexerMain: INDEXER_MAIN })
+        const drain = { ...r, size, gb: bytes / 1024 ** 3, fillS, vacuumS, load: `${loadBefore} → ${load()}` }
         drains.push(drain)
         console.log(
           `  drain ${d + 1}/${DRAINS}: ${EVENTS} events in ${(r.ms / 1000).toFixed(2)} s = ${drain.rate} records/s; CPU per record: indexer ${drain.indexerUs.toFixed(0)} µs, Postgres ${drain.postgresUs.toFixed(0)} µs, pgbouncer+Redis ${drain.otherUs.toFixed(0)} µs; machine ${drain.busy}% busy; database ${drain.gb.toFixed(2)} GB; dead-lettered ${r.dlq}; load ${drain.load}`,
