@@ -5,8 +5,8 @@
  * through; the other is dropped (`rev-not-newer` or `duplicate`). Each relay has its own cursor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CursorStore, cursorHost, type StreamEvent } from '@firehose/streams'
-import { Activity, RelayProxy, startNetwork, type LocalNetwork } from '@firehose/testkit'
+import { CursorStore, cursorHost, SyncStateStore, type StreamEvent } from '@firehose/streams'
+import { Activity, RelayProxy, listRepos, startNetwork, type LocalNetwork } from '@firehose/testkit'
 import { createRegistry } from '@firehose/service'
 import type { IngesterConfig } from './config.js'
 import { startIngester, type Ingester } from './ingester.js'
@@ -85,19 +85,18 @@ describe('two relays carrying the same PDS', () => {
     // closed while commits are in flight: each accepted write is confirmed before Redis is closed
     await Promise.all(ingesters.splice(0).map((i) => i.close()))
     await running
-    const prefix = configs[0]!.syncStatePrefix
+    // asked of the store for every repo of the PDS: the bucket's fields are not told apart by
+    // their first byte (a did:plc's 15-byte state field may start with the claim tag, 0x01:
+    // did:plc:afq5abtqy5poijivp47x6tb2's does, and a test that read it as a claim failed 1 run in 13)
+    const store = new SyncStateStore({ redis, keyPrefix: configs[0]!.syncStatePrefix })
+    const dids = (await listRepos(network.pdsUrl)).map((r) => r.did)
+    const states = await store.getMany(dids)
+    expect(states.filter((s) => s !== null).length).toBeGreaterThanOrEqual(activity.dids.length)
     const claims: string[] = []
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000)
-      cursor = next
-      for (const key of keys) {
-        if (key.includes(':resync:')) continue
-        const fields = await redis.hkeysBuffer(key)
-        // a claim's field starts with byte 0x01 (packages/streams/src/sync-state.ts)
-        for (const f of fields) if (f[0] === 1) claims.push(`${key} ${f.toString('hex')}`)
-      }
-    } while (cursor !== '0')
+    for (const did of dids) {
+      const claim = await store.claimOf(did)
+      if (claim !== null) claims.push(`${did} ${claim}`)
+    }
     expect(claims).toEqual([])
   })
 })

@@ -194,8 +194,10 @@ type CasClient = Record<
 
 /**
  * The hash field of a DID's claim (next to its state, in the same bucket: one key, so one
- * script on a Cluster): a byte no state field starts with (did:plc ids are 15 binary bytes
- * but the claim field is 16; any other DID's field starts with `d`), then the state's field.
+ * script on a Cluster): 0x01, then the state's field. It never equals a state field: a did:plc's
+ * state field is 15 bytes and its claim field 16; any other DID's state field starts with `d`.
+ * But a did:plc's state field may itself start with 0x01 (did:plc:ae…–ah…): fields are not told
+ * apart by their first byte; ask `claimOf` for a DID's claim.
  */
 const claimField = (did: string): Buffer => Buffer.concat([CLAIM_TAG, syncStateField(did)])
 const CLAIM_TAG = Buffer.from([0x01])
