@@ -13,15 +13,11 @@ import { pathToFileURL } from 'node:url'
 import pg from 'pg'
 import { ensureServices } from '../../scripts/services-env.mjs'
 import { eventMix } from '../indexer/events.mjs'
+import { positive } from '../lib/env.mjs'
 import { admin, drainWithIndexer, indexerNodeFlags, root, withDb } from '../lib/indexer-drain.mjs'
 import { cpuSeconds, serviceCpuMeter } from '../lib/service-cpu.mjs'
 import { report } from '../lib/report.mjs'
 
-function positive(name, fallback) {
-  const raw = process.env[name] ?? String(fallback)
-  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`)
-  return Number(raw)
-}
 const N = positive('BENCH_EVENTS', 60_000)
 const ACCOUNTS = positive('BENCH_ACCOUNTS', 20_000)
 const CONCURRENCY = process.env.INDEXER_CONCURRENCY_PER_SHARD ?? '100'

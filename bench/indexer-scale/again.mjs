@@ -10,8 +10,9 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import pg from 'pg'
 import { ensureServices } from '../../scripts/services-env.mjs'
+import { positive } from '../lib/env.mjs'
 import { root, withDb } from '../lib/indexer-drain.mjs'
-import { EVENTS, hotPosts, measureDrain, positive } from './drain.mjs'
+import { EVENTS, hotPosts, measureDrain } from './drain.mjs'
 
 ensureServices(['REDIS_URL', 'DATABASE_URL', 'DATABASE_DIRECT_URL'])
 const dbName = process.env.BENCH_SCALE_DATABASE

@@ -3,18 +3,13 @@
 // the likes, reposts, replies and quotes on the fill's hottest posts, drained by the real indexer
 // process (bench/lib/indexer-drain.mjs), and its figures per record.
 import { eventMix } from '../indexer/events.mjs'
+import { positive } from '../lib/env.mjs'
 import { drainWithIndexer, indexerNodeFlags } from '../lib/indexer-drain.mjs'
 import { hotPostsSql } from './fill.mjs'
 
 /** The fill's hottest posts that a quarter of the measured likes, reposts, replies, quotes target. */
 const HOT_POSTS = 1000
 const HOT_SHARE = 0.25
-
-export function positive(name, fallback) {
-  const raw = process.env[name] ?? String(fallback)
-  if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`)
-  return Number(raw)
-}
 
 export const EVENTS = positive('BENCH_SCALE_EVENTS', 30_000)
 export const ACCOUNTS = positive('BENCH_ACCOUNTS', 20_000)

@@ -12,9 +12,10 @@ import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { ensureServices } from '../../scripts/services-env.mjs'
+import { positive } from '../lib/env.mjs'
 import { admin, root, withDb } from '../lib/indexer-drain.mjs'
 import { report } from '../lib/report.mjs'
-import { ACCOUNTS, BATCH, CONCURRENCY, EVENTS, HOT_DESCRIPTION, hotPosts, measureDrain, NODE_FLAGS, positive } from './drain.mjs'
+import { ACCOUNTS, BATCH, CONCURRENCY, EVENTS, HOT_DESCRIPTION, hotPosts, measureDrain, NODE_FLAGS } from './drain.mjs'
 import { aggregatesSql, fillAccountsSql, fillChunkSql } from './fill.mjs'
 
 function intList(name, fallback) {
