@@ -4,6 +4,7 @@
 // statements whose text matches as EXPLAIN (ANALYZE, BUFFERS) in batch EXPLAIN_AT (default 20)
 // and prints the plans (that batch's results are then wrong: for looking, not for counting).
 //   N=20000 C=1 B=500 node bench/indexer/profile.mjs        (needs DATABASE_URL, DATABASE_DIRECT_URL)
+// NOTIFICATIONS=false: index without bsky's notification rows (INDEXER_NOTIFICATIONS=false).
 // PROFILE_DATABASE=<name>: index into that existing database instead (one bench/indexer-scale
 // filled and kept, BENCH_SCALE_KEEP=1), a quarter of the subjects among its hottest posts as in
 // that bench; it is left in place.
@@ -82,7 +83,7 @@ await Promise.all(
       const k = next
       const b = batches[next++]
       globalThis.explainNow = k === Number(process.env.EXPLAIN_AT ?? 20)
-      const r = await indexBatch(database, b)
+      const r = await indexBatch(database, b, { notifications: process.env.NOTIFICATIONS !== 'false' })
       if (r.failed.length) console.log('failed', r.outcomes[r.failed[0]].error?.message)
     }
   }),

@@ -2,11 +2,11 @@ import { sql } from 'kysely'
 import { createDb, type Database } from './database.js'
 import { migrations as allMigrations, type Migration } from './migrations/index.js'
 import { ensureStatementFunctions, type StatementFunction } from './statement-functions.js'
-import { NOTIFY } from '../writer/notifications.js'
+import { ANCESTORS, NOTIFY } from '../writer/notifications.js'
 import { FLAGS_READ } from '../writer/post-flags.js'
 
 /** The writer's statements run as functions (db/statement-functions.ts). */
-export const STATEMENT_FUNCTIONS: readonly StatementFunction[] = [NOTIFY, FLAGS_READ]
+export const STATEMENT_FUNCTIONS: readonly StatementFunction[] = [NOTIFY, FLAGS_READ, ANCESTORS]
 
 /**
  * Key of the transaction-scoped advisory lock migrators take. Session advisory locks do not

@@ -162,23 +162,38 @@ type Notif = {
  */
 export async function replyAncestors(trx: Tx, parents: readonly string[]): Promise<{ ancestors: string[]; absent: string[] }> {
   if (parents.length === 0) return { ancestors: [], absent: [] }
-  const unique = [...new Set(parents)]
-  const res = await sql<{ uri: string; absent: boolean }>`WITH RECURSIVE up(uri, depth) AS (
-      SELECT p."replyParent", 2 FROM unnest(${unique}::text[]) AS x(uri)
-        CROSS JOIN LATERAL (SELECT "replyParent" FROM post WHERE uri = x.uri LIMIT 1) p WHERE p."replyParent" IS NOT NULL
-      UNION ALL SELECT p."replyParent", u.depth + 1 FROM up u
-        CROSS JOIN LATERAL (SELECT "replyParent" FROM post WHERE uri = u.uri LIMIT 1) p
-        WHERE p."replyParent" IS NOT NULL AND u.depth < ${REPLY_DEPTH}
-    ) SELECT DISTINCT uri, false AS absent FROM up
-    UNION ALL SELECT DISTINCT x.uri, true FROM unnest(${unique}::text[]) AS x(uri)
-      WHERE NOT EXISTS (SELECT 1 FROM post WHERE uri = x.uri)
-    UNION ALL SELECT DISTINCT u.uri, true FROM up u
-      WHERE u.depth < ${REPLY_DEPTH} AND NOT EXISTS (SELECT 1 FROM post WHERE uri = u.uri)`.execute(trx)
-  return {
-    ancestors: res.rows.flatMap((r) => (r.absent ? [] : [r.uri])),
-    absent: res.rows.flatMap((r) => (r.absent ? [r.uri] : [])),
+  const res = await callStatementFunction<{ uri: string; ancestor: boolean; absent: boolean }>(ANCESTORS, [[...new Set(parents)]]).execute(trx)
+  const ancestors = new Set<string>()
+  const absent = new Set<string>()
+  for (const r of res.rows) {
+    if (r.ancestor) ancestors.add(r.uri)
+    if (r.absent) absent.add(r.uri)
   }
+  return { ancestors: [...ancestors], absent: [...absent] }
 }
+
+/**
+ * replyAncestors' statement: one walk up from the parents, each level one index probe of `post`
+ * (a parent and the ancestors below REPLY_DEPTH: whether stored, and their own parent; the
+ * ancestors at REPLY_DEPTH are named, not probed). A row per (uri, depth): `ancestor` above the
+ * parent, `absent` where a chain stopped short. (Written as three reads of `post`, its NOT
+ * EXISTS became hash anti joins over the whole table on unnest's row estimate: 167 runs over a
+ * 30k-event bench, 12 µs an event.)
+ */
+export const ANCESTORS = statementFunction(
+  'indexer_reply_ancestors',
+  ['text[]'],
+  `WITH RECURSIVE w(uri, depth, parent, stored) AS (
+      SELECT x.uri, 1, p."replyParent"::text, p.uri IS NOT NULL
+        FROM unnest($1) AS x(uri) LEFT JOIN LATERAL (SELECT uri, "replyParent" FROM post WHERE uri = x.uri LIMIT 1) p ON true
+      UNION
+      SELECT w.parent, w.depth + 1, p."replyParent"::text, p.uri IS NOT NULL
+        FROM w LEFT JOIN LATERAL (SELECT uri, "replyParent" FROM post WHERE uri = w.parent AND w.depth + 1 < ${REPLY_DEPTH} LIMIT 1) p ON true
+        WHERE w.parent IS NOT NULL AND w.depth < ${REPLY_DEPTH}
+    ) SELECT w.uri, w.depth >= 2 AS ancestor, NOT w.stored AND w.depth < ${REPLY_DEPTH} AS absent FROM w
+      WHERE w.depth >= 2 OR NOT w.stored`,
+  'TABLE(uri text, ancestor boolean, absent boolean)',
+)
 
 /** Recompute the notifications of the batch's records (see above): one statement. */
 export async function updateNotifications(trx: Tx, input: NotificationInputs): Promise<void> {
