@@ -4,7 +4,8 @@ import { createTestDb, type TestDb } from '../test/db.js'
 import { migrate, STATEMENT_FUNCTIONS } from './migrator.js'
 import { indexBatch } from '../writer/index-batch.js'
 import { NOTIFY } from '../writer/notifications.js'
-import { createdAt, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
+import { createdAt, deleteEvent, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
+import { createDb } from './database.js'
 import { callStatementFunction, ensureStatementFunctions, statementFunction, statementFunctionDdl } from './statement-functions.js'
 
 const dbs: TestDb[] = []
@@ -37,7 +38,7 @@ describe('statement functions', () => {
     const t = await createTestDb()
     dbs.push(t)
     const fns = await functionsIn(t)
-    for (const f of STATEMENT_FUNCTIONS) expect(fns.get(f.name)).toEqual(['plan_cache_mode=force_generic_plan'])
+    for (const f of STATEMENT_FUNCTIONS) expect(fns.get(f.name)).toEqual(['plan_cache_mode=force_generic_plan', 'enable_seqscan=off'])
     // a build with another version of a statement: both exist, each build calls its own
     const other = statementFunction('indexer_notify', ['text[]'], 'PERFORM count(*) FROM unnest($1)')
     expect(await migrate(t.database, { functions: [...STATEMENT_FUNCTIONS, other] })).toEqual({ applied: [] })
@@ -97,5 +98,61 @@ describe('statement functions', () => {
     expect((await functionsIn(t)).has(NOTIFY.name)).toBe(true)
     const n = await sql<{ did: string; reason: string }>`SELECT did, reason FROM notification`.execute(t.database.db)
     expect(n.rows).toEqual([{ did: b, reason: 'like' }])
+  })
+
+  it('read by index, whatever the size of the tables when their plan was made', async () => {
+    // One server connection, so that the functions' generic plans are made on the empty tables
+    // and then kept while the tables grow (as in a first backfill: nothing invalidates them until
+    // an ANALYZE of the table). Made then, a plan chose sequential scans: every batch read the
+    // whole notification table to delete the stale rows it had found by index.
+    const t = await createTestDb()
+    dbs.push(t)
+    const one = createDb(t.directUrl, 1)
+    try {
+      const [a, b, c] = [did(1), did(2), did(3)]
+      const post = (n: number) => uriOf(b, 'app.bsky.feed.post', `p${n}`)
+      const batch = async (n: number) => {
+        const out = await indexBatch(one, [
+          writeEvent(b, 'app.bsky.feed.post', `p${n}`, tid(10 * n), { text: 'hi', createdAt }),
+          writeEvent(c, 'app.bsky.feed.post', `r${n}`, tid(10 * n + 1), {
+            text: 're',
+            createdAt,
+            reply: { root: strongRef(post(n)), parent: strongRef(post(n)) },
+          }),
+          writeEvent(a, 'app.bsky.feed.like', `l${n}`, tid(10 * n + 2), { subject: strongRef(post(n)), createdAt }),
+          ...(n > 1 ? [deleteEvent(a, 'app.bsky.feed.like', `l${n - 1}`, tid(10 * n + 3))] : []),
+        ])
+        expect(out.failed).toEqual([])
+      }
+      for (let n = 1; n <= 3; n++) await batch(n)
+      // the tables grow (rows no batch reads), without an ANALYZE
+      await sql`INSERT INTO post (uri, cid, creator, text, "createdAt", "indexedAt")
+        SELECT 'at://did:plc:x' || i || '/app.bsky.feed.post/p', 'c', 'did:plc:x' || i, 't', ${createdAt}, ${createdAt}
+        FROM generate_series(1, 20000) AS i`.execute(one.db)
+      await sql`INSERT INTO record (uri, cid, did, json, "indexedAt")
+        SELECT 'at://did:plc:x' || i || '/app.bsky.feed.post/p', 'c', 'did:plc:x' || i, '{}', ${createdAt}
+        FROM generate_series(1, 20000) AS i`.execute(one.db)
+      await sql`INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "sortAt")
+        SELECT 'did:plc:y' || i, 'at://did:plc:x' || i || '/app.bsky.feed.like/l', 'c', 'did:plc:x' || i, 'like', ${createdAt}
+        FROM generate_series(1, 20000) AS i`.execute(one.db)
+      const seqScans = async (): Promise<Record<string, number>> => {
+        await sql`SELECT pg_stat_force_next_flush()`.execute(one.db)
+        const r = await sql<{ relname: string; seq_scan: string }>`SELECT relname, seq_scan FROM pg_stat_user_tables
+          WHERE relname IN ('post', 'notification', 'like', 'record')`.execute(one.db)
+        return Object.fromEntries(r.rows.map((x) => [x.relname, Number(x.seq_scan)]))
+      }
+      const before = await seqScans()
+      for (let n = 4; n <= 6; n++) await batch(n)
+      expect(await seqScans()).toEqual(before)
+      const n = await sql<{ reason: string; count: string }>`SELECT reason, count(*) FROM notification
+        WHERE did = ${b} GROUP BY reason ORDER BY reason`.execute(one.db)
+      // (the likes of p1..p5 deleted, p6's kept; a reply to each post)
+      expect(n.rows).toEqual([
+        { reason: 'like', count: '1' },
+        { reason: 'reply', count: '6' },
+      ])
+    } finally {
+      await one.close()
+    }
   })
 })

@@ -36,11 +36,21 @@ export function statementFunction(
   returns: StatementFunction['returns'] = 'void',
 ): StatementFunction {
   const hash = createHash('sha256')
-    .update(`${argTypes.join(',')}\n${returns}\n${body}`)
+    .update(`${argTypes.join(',')}\n${returns}\n${SETTINGS}\n${body}`)
     .digest('hex')
     .slice(0, 16)
   return { name: `${prefix}_${hash}`, argTypes, returns, body }
 }
+
+/**
+ * The settings the function's statement is planned with. A generic plan is kept for the server
+ * connection's life, or until an ANALYZE of a table it reads: made on the small tables of a new
+ * database, it chose sequential scans where an index serves (the notification statement's
+ * DELETE read the whole table each batch), and kept them while the tables grew. Every statement
+ * here reads by index probes, whatever the size of the tables: a sequential scan is never the
+ * plan meant (db/statement-functions.test.ts).
+ */
+const SETTINGS = 'SET plan_cache_mode = force_generic_plan SET enable_seqscan = off'
 
 /** The function's DDL. */
 export function statementFunctionDdl(f: StatementFunction): string {
@@ -48,7 +58,7 @@ export function statementFunctionDdl(f: StatementFunction): string {
   // (a TABLE's column names are variables of the function: the statement's own columns win)
   const [prologue, run] = f.returns === 'void' ? ['', ''] : ['#variable_conflict use_column\n', 'RETURN QUERY ']
   return `CREATE OR REPLACE FUNCTION ${f.name}(${f.argTypes.join(', ')}) RETURNS ${f.returns} LANGUAGE plpgsql VOLATILE
-  SET plan_cache_mode = force_generic_plan AS $stmt$
+  ${SETTINGS} AS $stmt$
 ${prologue}BEGIN
 ${run}${f.body};
 END
