@@ -144,6 +144,11 @@ describe('bulk load == normal path', () => {
         })(),
       ])
       expect(stateOf(await readBulkLoad(bulk.database))).toBe('finished')
+      // and the tables analyzed: the live writers' kept plans (made on the empty tables) are
+      // made again with the loaded tables' statistics
+      const unanalyzed = await bulk.database.pool.query(`SELECT relname FROM pg_stat_user_tables
+        WHERE relname IN ('post', 'like', 'follow', 'record', 'notification') AND last_analyze IS NULL ORDER BY relname`)
+      expect(unanalyzed.rows).toEqual([])
     } finally {
       await Promise.all([...handles, liveHandle].map((h) => h.close()))
     }

@@ -37,9 +37,9 @@ export interface FinishResult {
  * everything the bulk-mode batches deferred: every stored post's flags and every stored record's
  * notifications (writer/write-batch.ts `deriveStored`: the rules and locks of the normal path),
  * notifications left to records no longer stored go (a bulk batch's delete did not remove
- * them), every counter is recounted, and the indexes the start deferred are built. Live
- * indexers may write meanwhile: each step computes from what is stored, under the locks their
- * batches take. Resumable: the load's row records the step and how far it got (a step this
+ * them), every counter is recounted, the indexes the start deferred are built, and the database
+ * analyzed. Live indexers may write meanwhile: each step computes from what is stored, under the
+ * locks their batches take. Resumable: the load's row records the step and how far it got (a step this
  * build does not know starts the finish over: every step is idempotent).
  */
 export async function finishBulkLoad(database: Database, opts: FinishOptions = {}): Promise<FinishResult> {
@@ -64,7 +64,10 @@ export async function finishBulkLoad(database: Database, opts: FinishOptions = {
       result.derived += await deriveAll(database, cursors, { ...opts, chunk, concurrency: opts.concurrency ?? 4 })
     } else if (step === 'sweep') result.swept += await sweepNotifications(database, after, chunk, log)
     else if (step === 'recount') result.counters += (await recountCounters(database, { chunk: chunk * 5, logger: log })).keys
-    else if (step === 'indexes') await buildIndexes(database, load.deferredIndexes, log)
+    else if (step === 'indexes') {
+      await buildIndexes(database, load.deferredIndexes, log)
+      await analyzeTables(database, log)
+    }
     result.seconds[step as (typeof FINISH_STEPS)[number]] = Math.round(performance.now() - t0) / 1000
     after = ''
     await setStep(database, FINISH_STEPS[i + 1] as string, '')
@@ -72,6 +75,18 @@ export async function finishBulkLoad(database: Database, opts: FinishOptions = {
   await sql`UPDATE indexer_bulk_load SET "finishedAt" = now(), step = 'done', "after" = NULL WHERE id = 1`.execute(database.db)
   log?.info(result, 'bulk load finished')
   return result
+}
+
+/**
+ * ANALYZE the database once it is loaded. The statement functions' generic plans
+ * (db/statement-functions.ts), made at each server connection's first call on the load's empty
+ * tables, are kept until an ANALYZE of a table they read: this one replaces them, in every
+ * connection, with plans made on the loaded tables' statistics (where two indexes serve a lookup,
+ * their costs tie on tiny tables). Autovacuum's would, later, and not where it is off.
+ */
+async function analyzeTables(database: Database, log?: Logger): Promise<void> {
+  log?.info({ step: 'indexes' }, 'analyzing the loaded tables')
+  await sql`ANALYZE`.execute(database.db)
 }
 
 const setStep = (database: Database, step: string, after: string) =>
