@@ -162,7 +162,8 @@ type Notif = {
  */
 export async function replyAncestors(trx: Tx, parents: readonly string[]): Promise<{ ancestors: string[]; absent: string[] }> {
   if (parents.length === 0) return { ancestors: [], absent: [] }
-  const res = await callStatementFunction<{ uri: string; ancestor: boolean; absent: boolean }>(ANCESTORS, [[...new Set(parents)]]).execute(trx)
+  type Walked = { uri: string; ancestor: boolean; absent: boolean }
+  const res = await callStatementFunction<Walked>(ANCESTORS, [[...new Set(parents)]]).execute(trx)
   const ancestors = new Set<string>()
   const absent = new Set<string>()
   for (const r of res.rows) {
