@@ -214,7 +214,7 @@ describe('migrations', () => {
       const ours = (await tables(t)).filter((x) => !OURS_ONLY.includes(x))
       expect(theirs.filter((x) => !NOT_FROM_THE_FIREHOSE.includes(x))).toEqual(ours)
       expect([...ours, ...NOT_FROM_THE_FIREHOSE].sort()).toEqual(theirs)
-      // the indexes bsky's readers rely on (ours may add some: notification_unique_idx, …)
+      // the indexes bsky's readers rely on (ours may add some: notification_key_idx, …)
       const indexes = async (db: TestDb, table: string) =>
         (await db.database.pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY 1`, [table])).rows.map(
           (r: { indexname: string }) => r.indexname,
@@ -222,7 +222,9 @@ describe('migrations', () => {
       for (const table of ['notification', 'reference_list_opt_out']) {
         expect(await indexes(t, table), table).toEqual(expect.arrayContaining(await indexes(ref, table)))
       }
-      expect(await indexes(t, 'notification')).toContain('notification_unique_idx')
+      // the key on a digest of the columns; the one on the columns themselves dropped (no row yet)
+      expect(await indexes(t, 'notification')).toContain('notification_key_idx')
+      expect(await indexes(t, 'notification')).not.toContain('notification_unique_idx')
     } finally {
       await ref.drop()
     }
@@ -266,4 +268,51 @@ describe('migrations', () => {
       await ref.drop()
     }
   })
+
+  it('the notification key: the old one kept beside it while a database holds notifications (a rolling upgrade), the same rows unique', async () => {
+    t = await createTestDb({ migrated: false })
+    const upTo = migrations.findIndex((m) => m.name === '0014-notification-key')
+    expect(upTo).toBeGreaterThan(0)
+    await migrate(t.database, { migrations: migrations.slice(0, upTo) })
+    // a row an indexer of the build before wrote, on its key
+    const oldWrite = (uri: string, subject: string | null) =>
+      t!.database.pool.query(`INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
+        VALUES ('did:plc:a', $1, 'bafy', 'did:plc:b', 'like', $2, '2026-01-01T00:00:00.000Z')
+        ON CONFLICT ("recordUri", did, reason, (coalesce("reasonSubject", ''))) DO NOTHING`, [uri, subject])
+    await oldWrite('at://did:plc:b/app.bsky.feed.like/1', 'at://did:plc:a/app.bsky.feed.post/1')
+    await migrate(t.database)
+    const indexes = async () =>
+      (await t!.database.pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'notification' ORDER BY 1`)).rows.map(
+        (r: { indexname: string }) => r.indexname,
+      )
+    expect(await indexes()).toEqual(expect.arrayContaining(['notification_key_idx', 'notification_unique_idx']))
+    // both builds write meanwhile: the old one on its key, this one on the digest
+    await oldWrite('at://did:plc:b/app.bsky.feed.like/1', 'at://did:plc:a/app.bsky.feed.post/1')
+    const [a, b] = [did(1), did(2)]
+    const post = `at://${b}/app.bsky.feed.post/p1`
+    const like = writeEvent(a, 'app.bsky.feed.like', 'l1', tid(2), { subject: strongRef(post), createdAt })
+    const write = async () => {
+      const out = await indexBatch(t!.database, [writeEvent(b, 'app.bsky.feed.post', 'p1', tid(1), { text: 'hi', createdAt }), like])
+      expect(out.failed).toEqual([])
+    }
+    await write()
+    await write()
+    // then the old key dropped (every indexer upgraded): written again, still once
+    await t.database.pool.query('DROP INDEX notification_unique_idx')
+    await write()
+    const rows = await t.database.pool.query(`SELECT did, "recordUri", reason FROM notification ORDER BY "recordUri"`)
+    expect(rows.rows).toEqual([
+      { did: 'did:plc:a', recordUri: 'at://did:plc:b/app.bsky.feed.like/1', reason: 'like' },
+      { did: b, recordUri: uriOfLike(a), reason: 'like' },
+    ])
+    // the digest is of the columns, not of their concatenation: rows whose columns join to the
+    // same text are different rows
+    const joined = `INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
+      VALUES ($1, $2, 'bafy', 'did:plc:b', 'like', NULL, '2026-01-01T00:00:00.000Z')`
+    await t.database.pool.query(joined, ['c', 'at://ab'])
+    await t.database.pool.query(joined, ['bc', 'at://a'])
+    await expect(t.database.pool.query(joined, ['c', 'at://ab'])).rejects.toMatchObject({ code: '23505' })
+  })
 })
+
+const uriOfLike = (creator: string): string => `at://${creator}/app.bsky.feed.like/l1`

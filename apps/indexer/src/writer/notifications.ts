@@ -6,13 +6,15 @@ import { isWrite, recordUri, type RecordOp } from './prepare.js'
 import type { SoftDeletePlan, StoredTombstone } from './soft-delete.js'
 import type { Tx } from './sql.js'
 import { callStatementFunction, statementFunction } from '../db/statement-functions.js'
+import { NOTIFICATION_KEY } from '../db/migrations/0014-notification-key.js'
 
 /*
  * bsky's `notification` rows (its indexing plugins' notifsForInsert / notifsForDelete, 0.0.280),
  * as a function of what is stored, so that any delivery order, duplicate or replay ends with the
  * same rows. Each batch recomputes the notifications of the records its ops may change, from the
  * tables, in ONE statement: rows no longer due are deleted, due rows upserted on the unique key
- * (recordUri, did, reason, reasonSubject) — migration 0009 — so no row is ever written twice.
+ * (recordUri, did, reason, reasonSubject) — migration 0014, a digest of them — so no row is ever
+ * written twice.
  *
  *  - like / repost (the row kept in the group: one per creator and subject): the subject's
  *    author (`like`, `repost`) and the author of the repost it came `via` (`like-via-repost`,
@@ -449,7 +451,7 @@ const NOTIFY_SQL = `WITH RECURSIVE
     gone AS (DELETE FROM notification WHERE id = ANY(ARRAY(SELECT id FROM stale)))
     INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
     SELECT did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt" FROM due
-    ON CONFLICT ("recordUri", did, reason, (coalesce("reasonSubject", ''))) DO UPDATE
+    ON CONFLICT ((${NOTIFICATION_KEY})) DO UPDATE
       SET "recordCid" = excluded."recordCid", author = excluded.author, "sortAt" = excluded."sortAt"
       WHERE (notification."recordCid", notification.author, notification."sortAt") IS DISTINCT FROM (excluded."recordCid", excluded.author, excluded."sortAt")`
 

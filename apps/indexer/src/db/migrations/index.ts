@@ -11,6 +11,7 @@ import * as m0010 from './0010-snapshot-floor.js'
 import * as m0011 from './0011-counter-deltas.js'
 import * as m0012 from './0012-bulk-load.js'
 import * as m0013 from './0013-update-room.js'
+import * as m0014 from './0014-notification-key.js'
 
 export interface Migration {
   name: string
@@ -18,4 +19,4 @@ export interface Migration {
 }
 
 /** In order of application; names are recorded in `indexer_migration`, never renamed. */
-export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011, m0012, m0013]
+export const migrations: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011, m0012, m0013, m0014]
