@@ -276,9 +276,12 @@ describe('migrations', () => {
     await migrate(t.database, { migrations: migrations.slice(0, upTo) })
     // a row an indexer of the build before wrote, on its key
     const oldWrite = (uri: string, subject: string | null) =>
-      t!.database.pool.query(`INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
+      t!.database.pool.query(
+        `INSERT INTO notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
         VALUES ('did:plc:a', $1, 'bafy', 'did:plc:b', 'like', $2, '2026-01-01T00:00:00.000Z')
-        ON CONFLICT ("recordUri", did, reason, (coalesce("reasonSubject", ''))) DO NOTHING`, [uri, subject])
+        ON CONFLICT ("recordUri", did, reason, (coalesce("reasonSubject", ''))) DO NOTHING`,
+        [uri, subject],
+      )
     await oldWrite('at://did:plc:b/app.bsky.feed.like/1', 'at://did:plc:a/app.bsky.feed.post/1')
     await migrate(t.database)
     const indexes = async () =>
