@@ -26,6 +26,16 @@ export interface StatementFunction {
 }
 
 /**
+ * The settings the function's statement is planned with. A generic plan is kept for the server
+ * connection's life, or until an ANALYZE of a table it reads: made on the small tables of a new
+ * database, it chose sequential scans where an index serves (the notification statement's
+ * DELETE read the whole table each batch), and kept them while the tables grew. Every statement
+ * here reads by index probes, whatever the size of the tables: a sequential scan is never the
+ * plan meant (db/statement-functions.test.ts).
+ */
+const SETTINGS = 'SET plan_cache_mode = force_generic_plan SET enable_seqscan = off'
+
+/**
  * A statement taking `argTypes` as $1…$n, run by a PL/pgSQL function named after it; `returns`
  * a TABLE for a query whose rows the caller reads (its columns' types exactly the query's).
  */
@@ -41,16 +51,6 @@ export function statementFunction(
     .slice(0, 16)
   return { name: `${prefix}_${hash}`, argTypes, returns, body }
 }
-
-/**
- * The settings the function's statement is planned with. A generic plan is kept for the server
- * connection's life, or until an ANALYZE of a table it reads: made on the small tables of a new
- * database, it chose sequential scans where an index serves (the notification statement's
- * DELETE read the whole table each batch), and kept them while the tables grew. Every statement
- * here reads by index probes, whatever the size of the tables: a sequential scan is never the
- * plan meant (db/statement-functions.test.ts).
- */
-const SETTINGS = 'SET plan_cache_mode = force_generic_plan SET enable_seqscan = off'
 
 /** The function's DDL. */
 export function statementFunctionDdl(f: StatementFunction): string {
