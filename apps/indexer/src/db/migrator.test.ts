@@ -5,7 +5,7 @@ import { migrate, MigrationError } from './migrator.js'
 import { migrations } from './migrations/index.js'
 import { createTestDb, type TestDb } from '../test/db.js'
 import { indexBatch } from '../writer/index-batch.js'
-import { cidFor, createdAt, did, strongRef, tid, writeEvent } from '../test/events.js'
+import { cidFor, createdAt, did, strongRef, tid, uriOf, writeEvent } from '../test/events.js'
 
 const TABLES = [
   'record',
@@ -292,7 +292,7 @@ describe('migrations', () => {
     // both builds write meanwhile: the old one on its key, this one on the digest
     await oldWrite('at://did:plc:b/app.bsky.feed.like/1', 'at://did:plc:a/app.bsky.feed.post/1')
     const [a, b] = [did(1), did(2)]
-    const post = `at://${b}/app.bsky.feed.post/p1`
+    const post = uriOf(b, 'app.bsky.feed.post', 'p1')
     const like = writeEvent(a, 'app.bsky.feed.like', 'l1', tid(2), { subject: strongRef(post), createdAt })
     const write = async () => {
       const out = await indexBatch(t!.database, [writeEvent(b, 'app.bsky.feed.post', 'p1', tid(1), { text: 'hi', createdAt }), like])
@@ -306,7 +306,7 @@ describe('migrations', () => {
     const rows = await t.database.pool.query(`SELECT did, "recordUri", reason FROM notification ORDER BY "recordUri"`)
     expect(rows.rows).toEqual([
       { did: 'did:plc:a', recordUri: 'at://did:plc:b/app.bsky.feed.like/1', reason: 'like' },
-      { did: b, recordUri: uriOfLike(a), reason: 'like' },
+      { did: b, recordUri: uriOf(a, 'app.bsky.feed.like', 'l1'), reason: 'like' },
     ])
     // the digest is of the columns, not of their concatenation: rows whose columns join to the
     // same text are different rows
@@ -317,5 +317,3 @@ describe('migrations', () => {
     await expect(t.database.pool.query(joined, ['c', 'at://ab'])).rejects.toMatchObject({ code: '23505' })
   })
 })
-
-const uriOfLike = (creator: string): string => `at://${creator}/app.bsky.feed.like/l1`
