@@ -7,7 +7,9 @@
 // superuser), then loaded into fresh migrated databases in one connection, counter triggers off
 // (`session_replication_role = replica`: the rows' counters are already in the files):
 //   indexed   every index of the schema in place during the COPY;
-//   deferred  every index and key dropped first and built after the COPY (one at a time).
+//   deferred  every index and key dropped first and built after the COPY (one at a time);
+//   unnest    as deferred, the rows sent by this process instead, 500 a statement, each column a
+//             text[] parameter (the writer's `insertSql` form), pg's client escaping included.
 // The two are alternated ROUNDS times (default 2). One connection is one backend: its wall clock
 // is one core's time, so µs a record here is Postgres CPU a record.
 // The indexer's side of such a load, in this process: the bench's events (BENCH_EVENTS, the same
@@ -94,9 +96,26 @@ try {
     for (const t of TABLES) await db.query(`COPY ${quoted(t)} TO '${fileOf(t)}'`)
     return Number((await db.query('SELECT count(*) AS n FROM record')).rows[0].n)
   })
-  const results = { indexed: [], deferred: [] }
+  const sent = await withClient(source, async (db) => {
+    const out = []
+    for (const t of TABLES) {
+      const cols = (
+        await db.query(
+          `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+           WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
+          [quoted(t)],
+        )
+      ).rows
+      const rows = (
+        await db.query({ text: `SELECT ${cols.map((c) => `${quoted(c.name)}::text`).join(', ')} FROM ${quoted(t)}`, rowMode: 'array' })
+      ).rows
+      out.push({ t, cols, rows })
+    }
+    return out
+  })
+  const modes = ['deferred', 'indexed', 'unnest']
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0 ? ['deferred', 'indexed'] : ['indexed', 'deferred']) {
+    for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
       const target = `${source}_ceiling`
       await admin(`DROP DATABASE IF EXISTS ${target} WITH (FORCE)`)
       await admin(`CREATE DATABASE ${target}`)
@@ -113,24 +132,34 @@ try {
             [TABLES],
           )
         ).rows
-        if (mode === 'deferred')
+        if (mode !== 'indexed')
           for (const x of indexes)
             await db.query(x.conname ? `ALTER TABLE ${quoted(x.relname)} DROP CONSTRAINT ${quoted(x.conname)}` : `DROP INDEX ${x.name}`)
         await db.query(`SET session_replication_role = replica`)
         await db.query(`SET maintenance_work_mem = '256MB'`)
         const t0 = performance.now()
-        for (const t of TABLES) await db.query(`COPY ${quoted(t)} FROM '${fileOf(t)}'`)
+        if (mode === 'unnest')
+          for (const { t, cols, rows } of sent)
+            for (let i = 0; i < rows.length; i += 500) {
+              const slice = rows.slice(i, i + 500)
+              await db.query(
+                `INSERT INTO ${quoted(t)} (${cols.map((c) => quoted(c.name)).join(', ')})
+                 SELECT ${cols.map((c, j) => `c${j}::${c.type}`).join(', ')}
+                 FROM unnest(${cols.map((_, j) => `$${j + 1}::text[]`).join(', ')}) AS u(${cols.map((_, j) => `c${j}`).join(', ')})`,
+                cols.map((_, j) => slice.map((r) => r[j])),
+              )
+            }
+        else for (const t of TABLES) await db.query(`COPY ${quoted(t)} FROM '${fileOf(t)}'`)
         const t1 = performance.now()
-        if (mode === 'deferred')
+        if (mode !== 'indexed')
           for (const x of indexes)
             await db.query(x.conname ? `ALTER TABLE ${quoted(x.relname)} ADD CONSTRAINT ${quoted(x.conname)} ${x.condef}` : x.def)
         return { copy: t1 - t0, build: performance.now() - t1, indexes: indexes.length }
       })
       await admin(`DROP DATABASE ${target} WITH (FORCE)`)
-      results[mode].push(r)
       const us = (ms) => Math.round((ms * 1000) / records)
       console.log(
-        `${mode.padEnd(8)} COPY ${(r.copy / 1000).toFixed(2)} s + index builds ${(r.build / 1000).toFixed(2)} s (${r.indexes} indexes) = ${us(r.copy + r.build)} µs of one core a record, ${Math.round((records * 1000) / (r.copy + r.build))} records/s`,
+        `${mode.padEnd(8)} ${mode === 'unnest' ? 'INSERT' : 'COPY'} ${(r.copy / 1000).toFixed(2)} s + index builds ${(r.build / 1000).toFixed(2)} s (${r.indexes} indexes) = ${us(r.copy + r.build)} µs of one core a record, ${Math.round((records * 1000) / (r.copy + r.build))} records/s`,
       )
     }
   }
