@@ -20,11 +20,10 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import pg from 'pg'
 import { ensureServices } from '../../scripts/services-env.mjs'
 import { eventMix } from '../indexer/events.mjs'
 import { positive } from '../lib/env.mjs'
-import { admin, root, withDb } from '../lib/indexer-drain.mjs'
+import { admin, root, withClient, withDb } from '../lib/indexer-drain.mjs'
 
 const source = process.argv[2]
 if (!source || !/^[a-z0-9_]+$/.test(source)) {
@@ -39,16 +38,6 @@ const { decodeEvent, encodeEvent } = await import(pathToFileURL(join(root, 'pack
 const { prepareEvents } = await import(pathToFileURL(join(root, 'apps/indexer/dist/writer/prepare.js')).href)
 const TABLES = [...WRITTEN_TABLES.map(([t]) => t), 'indexer_snapshot_floor']
 const quoted = (t) => `"${t}"`
-
-async function withClient(dbName, fn) {
-  const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
-  await db.connect()
-  try {
-    return await fn(db)
-  } finally {
-    await db.end()
-  }
-}
 
 /** COPY's text format: tab-separated, \\N for null, backslash, tab and newlines escaped. */
 const copyField = (v) =>

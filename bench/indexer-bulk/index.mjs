@@ -10,11 +10,10 @@ import { randomBytes } from 'node:crypto'
 import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import pg from 'pg'
 import { ensureServices } from '../../scripts/services-env.mjs'
 import { eventMix } from '../indexer/events.mjs'
 import { positive } from '../lib/env.mjs'
-import { admin, drainWithIndexer, indexerNodeFlags, root, withDb } from '../lib/indexer-drain.mjs'
+import { admin, drainWithIndexer, indexerNodeFlags, root, withClient, withDb } from '../lib/indexer-drain.mjs'
 import { cpuSeconds, serviceCpuMeter } from '../lib/service-cpu.mjs'
 import { report } from '../lib/report.mjs'
 
@@ -60,17 +59,6 @@ function bulkLoad(command, dbName) {
       else reject(new Error(`bulk-load ${command} exited with ${code}`))
     })
   })
-}
-
-/** `fn` with a client of database `dbName` (straight to Postgres), closed after. */
-async function withClient(dbName, fn) {
-  const db = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
-  await db.connect()
-  try {
-    return await fn(db)
-  } finally {
-    await db.end()
-  }
 }
 
 /** `SELECT <the table's data columns, by name> FROM <table>`: columns that are not data left out. */

@@ -21,6 +21,17 @@ export const withDb = (url, name) => {
   return u.toString()
 }
 
+/** `fn` with a client of database `dbName` (straight to Postgres, not pgbouncer), closed after. */
+export async function withClient(dbName, fn) {
+  const c = new pg.Client({ connectionString: withDb(process.env.DATABASE_DIRECT_URL, dbName) })
+  await c.connect()
+  try {
+    return await fn(c)
+  } finally {
+    await c.end()
+  }
+}
+
 /** One statement on the server's maintenance database (DATABASE_DIRECT_URL, not pgbouncer). */
 export async function admin(text) {
   const c = new pg.Client({ connectionString: process.env.DATABASE_DIRECT_URL })
