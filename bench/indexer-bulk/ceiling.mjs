@@ -10,7 +10,7 @@
 //   deferred  every index and key dropped first and built after the COPY (one at a time);
 //   unnest    as deferred, the rows sent by this process instead, 500 a statement, each column a
 //             text[] parameter (the writer's `insertSql` form), pg's client escaping included.
-// The two are alternated ROUNDS times (default 2). One connection is one backend: its wall clock
+// The three are alternated ROUNDS times (default 2). One connection is one backend: its wall clock
 // is one core's time, so µs a record here is Postgres CPU a record.
 // The indexer's side of such a load, in this process: the bench's events (BENCH_EVENTS, the same
 // mix and size as `pnpm bench indexer-bulk`'s) decoded from their stream form, validated

@@ -1,7 +1,8 @@
 -- A cost probe, not the rules: how long the largest derived rows take when computed set-wise,
 -- table against table, on a database the normal path filled (a copy of the one
 -- `BENCH_BULK_KEEP=1 pnpm bench indexer-bulk` keeps):
---   createdb -T bench_norm_<tag> probe && psql <url>/probe -f bench/indexer-bulk/setwise-probe.sql
+--   psql "$DATABASE_DIRECT_URL" -c 'CREATE DATABASE probe TEMPLATE bench_norm_<tag>'
+--   psql "${DATABASE_DIRECT_URL%/*}/probe" -f bench/indexer-bulk/setwise-probe.sql
 -- The notification rules are simplified (no blocks, no hidden replies or gates, no starter-pack
 -- or verification reasons, no first-reason-wins); on the bench mix its row count is within 0.1%
 -- of the real table's. apps/indexer/DATABASE.md "What that rewrite would be" has the figures.
