@@ -18,7 +18,7 @@ const WATCHED: [string, string][] = [
   [STREAMS.labelLive, GROUPS.label],
   [STREAMS.repoBackfill, GROUPS.repoBackfill],
 ]
-const TABLES = ['post', 'like', 'repost', 'follow', 'actor_block', 'profile', 'actor', 'label']
+const TABLES = ['post', 'like', 'repost', 'follow', 'actor_block', 'profile', 'actor', 'notification', 'label']
 
 async function entriesAdded(redis: Redis, stream: string): Promise<number> {
   try {
