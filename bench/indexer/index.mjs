@@ -13,6 +13,7 @@ import pg from 'pg'
 import { report } from '../lib/report.mjs'
 import { eventMix } from './events.mjs'
 import { admin, drainWithIndexer, indexerNodeFlags, withDb } from '../lib/indexer-drain.mjs'
+import { serviceCpuMeter } from '../lib/service-cpu.mjs'
 import { ensureServices } from '../../scripts/services-env.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -97,6 +98,9 @@ async function runBaseline(events) {
     const background = new BackgroundQueue(bsky)
     const indexing = new IndexingService(bsky, {}, background)
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
+    const meter = serviceCpuMeter()
+    const sampler = setInterval(() => meter.sample(), 250)
     let next = 0
     let failed = 0
     await Promise.all(
@@ -114,7 +118,10 @@ async function runBaseline(events) {
       }),
     )
     await background.processAll()
-    return { ms: performance.now() - t0, failed }
+    const ms = performance.now() - t0
+    clearInterval(sampler)
+    const cpu = process.cpuUsage(cpu0)
+    return { ms, failed, cpu: (cpu.user + cpu.system) / 1e6, services: meter.total() }
   } finally {
     await bsky.close()
     await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
@@ -171,6 +178,17 @@ const baseRate = rateOf(baseEvents.length, base.ms)
 console.log(
   `baseline (@atproto/bsky IndexingService, ${BASELINE_CONCURRENCY} at a time): ${baseEvents.length} events in ${(base.ms / 1000).toFixed(2)} s = ${baseRate} records/s${base.failed ? ` (${base.failed} failed)` : ''}`,
 )
+{
+  // CPU a record on each side, the same way: what the ratio would be where CPU, not one
+  // machine's two shared cores or bsky's round trips, bounds each (Postgres on cores of its own).
+  const per = (seconds, n) => (seconds * 1e6) / n
+  const node = [per(ours.cpu, events.length), per(base.cpu, baseEvents.length)]
+  const pgCpu = [per(ours.services.postgres, events.length), per(base.services.postgres, baseEvents.length)]
+  const all = [node[0] + pgCpu[0] + per(ours.services.pgbouncer, events.length), node[1] + pgCpu[1]]
+  console.log(
+    `         CPU per record, bsky: Node ${node[1].toFixed(0)} µs, Postgres ${pgCpu[1].toFixed(0)} µs; bsky's over ours: Node ${(node[1] / node[0]).toFixed(1)}×, Postgres ${(pgCpu[1] / pgCpu[0]).toFixed(1)}×, all ${(all[1] / all[0]).toFixed(1)}× (pgbouncer in ours)`,
+  )
+}
 console.log(`ratio: ${(oursRate / baseRate).toFixed(1)}×   (goal: ≥ 15×, peak RSS ≤ 400 MB)`)
 console.log(
   `load average: ${loadavg()
