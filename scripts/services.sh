@@ -6,6 +6,8 @@
 #   eval "$(bash scripts/services.sh start)"   start (or find) them and export their URLs
 #   bash scripts/services.sh env               print the exports for what is running
 #   bash scripts/services.sh stop              stop what this script started
+#   bash scripts/services.sh remove            stop them, then delete their data: the services
+#                                             folder and its runtime folder under /var/tmp
 #   bash scripts/services.sh restart redis|postgres|pgbouncer
 #   bash scripts/services.sh crash postgres   stop Postgres as a crash would (pg_ctl stop -m
 #                                             immediate); `start` brings it back (crash recovery)
@@ -23,7 +25,9 @@
 # Postgres and pgbouncer run as the `postgres` user when this runs as root. When that user
 # cannot reach the checkout (a private folder: `mktemp -d`, root's home), their files go to
 # /var/tmp/firehose-workers-<hash of the services folder>/, owned by postgres, one per services
-# folder; `<services folder>/runtime` links to it.
+# folder; `<services folder>/runtime` links to it. Each such start also deletes the runtime
+# folders whose services folder is gone (a checkout deleted without `remove`), unless their
+# Postgres or pgbouncer still runs.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${SERVICES_DIR:-$ROOT/.local/services}"
@@ -115,11 +119,36 @@ runtime_dir() {
   mkdir -p "$probe"; chown postgres:postgres "$probe" 2>/dev/null || true
   if runuser -u postgres -- test -w "$probe" 2>/dev/null; then rm -rf "$probe"; echo "$DIR"; return; fi
   rm -rf "$probe"
+  sweep_runtime_dirs
   local d; d="/var/tmp/firehose-workers-$(printf '%s' "$DIR" | md5sum | cut -c1-12)"
   mkdir -p "$d"; chmod 0700 "$d"; chown postgres:postgres "$d"
   printf '%s\n' "$DIR" > "$d/services-folder"
   ln -sfn "$d" "$DIR/runtime"
   echo "$d"
+}
+
+# The runtime folders under /var/tmp whose services folder no longer exists, and whose Postgres
+# and pgbouncer are not running: left by checkouts deleted without `remove` (~50 MB each).
+sweep_runtime_dirs() {
+  local d owner
+  for d in /var/tmp/firehose-workers-*; do
+    [ -f "$d/services-folder" ] || continue
+    owner=$(head -n 1 "$d/services-folder")
+    [ -n "$owner" ] && [ ! -e "$owner" ] || continue
+    alive_pidfile "$d/pgbouncer/pgbouncer.pid" && continue
+    [ -f "$d/pg/postmaster.pid" ] && kill -0 "$(head -n 1 "$d/pg/postmaster.pid")" 2>/dev/null && continue
+    rm -rf "$d" && log "removed $d (its services folder $owner is gone)"
+  done
+}
+
+# `remove`: stop, then delete this services folder and its runtime folder.
+remove_all() {
+  stop_all
+  local run=""
+  if [ -L "$DIR/runtime" ]; then run=$(readlink "$DIR/runtime"); fi
+  case "$run" in /var/tmp/firehose-workers-*) rm -rf "$run" ;; esac
+  rm -rf "$DIR"
+  log "removed $DIR${run:+ and $run}"
 }
 
 start_redis() {
@@ -346,6 +375,7 @@ case "$cmd" in
     print_env ;;
   env) print_env ;;
   stop) stop_all ;;
+  remove) remove_all ;;
   restart) restart_one "${2:-}" ;;
   crash) crash_one "${2:-}" ;;
   status) load_state; cat "$STATE" 2>/dev/null; print_env ;;

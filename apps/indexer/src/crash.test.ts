@@ -35,7 +35,7 @@ describe('indexer: a Postgres crash loses no acked write (durable settings)', ()
     await indexer?.close()
     await redis?.del(stream, `${stream}_dlq`)
     await redis?.quit()
-    await services?.stop()
+    await services?.remove()
   })
 
   /** A query straight to Postgres (not through pgbouncer). */

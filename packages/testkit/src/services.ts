@@ -17,6 +17,8 @@ function repoRoot(): string {
 }
 
 export interface PrivateServices {
+  /** The services folder: their state, and their data unless it is under /var/tmp (services.sh). */
+  folder: string
   redisUrl: string
   databaseUrl: string
   databaseDirectUrl: string
@@ -26,16 +28,24 @@ export interface PrivateServices {
   /** Start what is not running (after `crash`: Postgres runs crash recovery). */
   start(): Promise<void>
   stop(): Promise<void>
+  /** Stop them and delete their data (the folder, and its runtime folder under /var/tmp). */
+  remove(): Promise<void>
 }
 
 /**
  * A Redis, Postgres and pgbouncer of the suite's own (own data folder, own free ports), for
- * tests that restart them: the shared ones other suites use are left alone.
+ * tests that restart them: the shared ones other suites use are left alone. Their folder is
+ * `.local/services-<name>` unless `folder` says otherwise; `remove()` when done, or ~50 MB of
+ * data stays behind each run.
  */
-export async function startPrivateServices(name: string, opts: { durablePostgres?: boolean } = {}): Promise<PrivateServices> {
+export async function startPrivateServices(
+  name: string,
+  opts: { durablePostgres?: boolean; folder?: string } = {},
+): Promise<PrivateServices> {
   const root = repoRoot()
   const script = join(root, 'scripts', 'services.sh')
-  const env: NodeJS.ProcessEnv = { ...process.env, SERVICES_DIR: join(root, '.local', `services-${name}`) }
+  const folder = opts.folder ?? join(root, '.local', `services-${name}`)
+  const env: NodeJS.ProcessEnv = { ...process.env, SERVICES_DIR: folder }
   // production durability (fsync, synchronous_commit on): for the tests that crash Postgres
   if (opts.durablePostgres) env.SERVICES_PG_DURABLE = '1'
   else delete env.SERVICES_PG_DURABLE
@@ -50,6 +60,7 @@ export async function startPrivateServices(name: string, opts: { durablePostgres
   }
   if (!vars.REDIS_URL || !vars.DATABASE_URL || !vars.DATABASE_DIRECT_URL) throw new Error(`services did not start: ${stdout}`)
   return {
+    folder,
     redisUrl: vars.REDIS_URL,
     databaseUrl: vars.DATABASE_URL,
     databaseDirectUrl: vars.DATABASE_DIRECT_URL,
@@ -64,6 +75,9 @@ export async function startPrivateServices(name: string, opts: { durablePostgres
     },
     async stop() {
       await run('bash', [script, 'stop'], { env })
+    },
+    async remove() {
+      await run('bash', [script, 'remove'], { env })
     },
   }
 }

@@ -46,7 +46,7 @@ afterEach(async () => {
   await pool?.end().catch(() => undefined)
   await net?.close().catch(() => undefined)
   await labeler?.close().catch(() => undefined)
-  await services?.stop().catch(() => undefined)
+  await services?.remove().catch(() => undefined)
 })
 
 async function setUp(name: string): Promise<Run & { activity: Activity }> {

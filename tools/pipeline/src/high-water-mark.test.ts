@@ -28,7 +28,7 @@ afterEach(async () => {
   await redis?.quit().catch(() => undefined)
   await pool?.end().catch(() => undefined)
   await net?.close().catch(() => undefined)
-  await services?.stop().catch(() => undefined)
+  await services?.remove().catch(() => undefined)
 })
 
 describe('high-water mark of 10 on the embedded network', () => {

@@ -45,7 +45,7 @@ afterAll(async () => {
   redis?.disconnect()
   await proxy?.close().catch(() => undefined)
   await net?.close().catch(() => undefined)
-  await services?.stop().catch(() => undefined)
+  await services?.remove().catch(() => undefined)
 })
 
 /** Sum of a metric's samples whose labels include `labels`. */
