@@ -150,6 +150,9 @@ describe('sync 1.1 through a hostile relay', () => {
 
     armed = true
     await activity.run(60)
+    // the PDS sends a commit's frame after the write returns: on a loaded machine most of the
+    // run's frames reach the proxy later, so it stays armed until it has seen most of them
+    await waitFor(async () => n >= 30, 60_000, "the proxy saw the run's commits")
     armed = false
     // deletes lost in a gap: a post and a like of one actor, indexed first, deleted by commits
     // the proxy drops; the resync's snapshot no longer holds them
