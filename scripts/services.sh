@@ -108,7 +108,8 @@ PG_DURABLE=${PG_DURABLE:-}
 S
 }
 
-alive_pidfile() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# (the pid is the file's first line: Postgres' postmaster.pid has more)
+alive_pidfile() { [ -f "$1" ] && kill -0 "$(head -n 1 "$1")" 2>/dev/null; }
 
 # Where Postgres' data and pgbouncer's files go: the services folder, unless this runs as root
 # and the postgres user (which both run as: Postgres refuses root, pgbouncer must read its
@@ -135,8 +136,7 @@ sweep_runtime_dirs() {
     [ -f "$d/services-folder" ] || continue
     owner=$(head -n 1 "$d/services-folder")
     [ -n "$owner" ] && [ ! -e "$owner" ] || continue
-    alive_pidfile "$d/pgbouncer/pgbouncer.pid" && continue
-    [ -f "$d/pg/postmaster.pid" ] && kill -0 "$(head -n 1 "$d/pg/postmaster.pid")" 2>/dev/null && continue
+    alive_pidfile "$d/pgbouncer/pgbouncer.pid" || alive_pidfile "$d/pg/postmaster.pid" && continue
     rm -rf "$d" && log "removed $d (its services folder $owner is gone)"
   done
 }
