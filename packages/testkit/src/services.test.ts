@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
@@ -6,7 +5,6 @@ import { describe, expect, it } from 'vitest'
 import { startPrivateServices } from './services.js'
 
 const isRoot = process.getuid?.() === 0
-const script = new URL('../../../scripts/services.sh', import.meta.url).pathname
 
 /** Whether something accepts connections on the port of `url`. */
 function listening(url: string): Promise<boolean> {
@@ -47,7 +45,7 @@ describe('private services', () => {
 
   it.runIf(isRoot)(
     'a start removes the runtime folders of services folders that no longer exist, and no other',
-    () => {
+    async () => {
       const gone = '/var/tmp/firehose-workers-0000000test0'
       const kept = '/var/tmp/firehose-workers-0000000test1'
       const keptFolder = mkdtempSync('/tmp/services-kept-')
@@ -59,17 +57,12 @@ describe('private services', () => {
           mkdirSync(join(d, 'pg'), { recursive: true })
           writeFileSync(join(d, 'services-folder'), `${owner}\n`)
         }
-        // any services folder's start sweeps: here a fresh one's, stopped and removed at once
+        // a start from a private folder sweeps: here a fresh one's, removed at once
         const parent = mkdtempSync('/tmp/services-test-')
         chmodSync(parent, 0o700)
-        const env: NodeJS.ProcessEnv = { ...process.env, SERVICES_DIR: join(parent, 'services') }
-        delete env.REDIS_URL
-        delete env.DATABASE_URL
-        delete env.DATABASE_DIRECT_URL
         try {
-          execFileSync('bash', [script, 'start'], { env, stdio: 'pipe' })
+          await (await startPrivateServices('sweep', { folder: join(parent, 'services') })).remove()
         } finally {
-          execFileSync('bash', [script, 'remove'], { env, stdio: 'pipe' })
           rmSync(parent, { recursive: true, force: true })
         }
         expect(existsSync(gone)).toBe(false)
