@@ -17,8 +17,6 @@ function repoRoot(): string {
 }
 
 export interface PrivateServices {
-  /** The services folder: their state, and their data unless it is under /var/tmp (services.sh). */
-  folder: string
   redisUrl: string
   databaseUrl: string
   databaseDirectUrl: string
@@ -60,7 +58,6 @@ export async function startPrivateServices(
   }
   if (!vars.REDIS_URL || !vars.DATABASE_URL || !vars.DATABASE_DIRECT_URL) throw new Error(`services did not start: ${stdout}`)
   return {
-    folder,
     redisUrl: vars.REDIS_URL,
     databaseUrl: vars.DATABASE_URL,
     databaseDirectUrl: vars.DATABASE_DIRECT_URL,
