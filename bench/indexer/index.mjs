@@ -100,7 +100,7 @@ async function runBaseline(events) {
     const t0 = performance.now()
     const cpu0 = process.cpuUsage()
     const meter = serviceCpuMeter()
-    const sampler = setInterval(() => meter.sample(), 250)
+    const sampler = setInterval(() => meter.sample(), 250).unref() // (never what keeps the bench alive if bsky throws)
     let next = 0
     let failed = 0
     await Promise.all(
